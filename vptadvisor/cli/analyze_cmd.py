@@ -1,0 +1,1 @@
+"""`vptadvisor analyze` (placeholder until the analyze pipeline lands)."""
