@@ -9,10 +9,41 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from vptadvisor.errors import VptAdvisorError
+
+
+def _click_modules() -> list:
+    """The click Typer runs on: its bundled copy (typer >= 0.26) and/or the click package."""
+    found = []
+    try:
+        from typer import _click as bundled  # type: ignore[attr-defined]
+
+        found.append(bundled)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        found.append(click)
+    except ImportError:
+        pass
+    return found
+
+
+def _classes(name: str) -> tuple[type, ...]:
+    found = {getattr(typer, name, None)}
+    for module in _click_modules():
+        found.add(getattr(module.exceptions, name, None))
+    return tuple(c for c in found if isinstance(c, type))
+
+
+_EXIT = _classes("Exit")
+_USAGE = _classes("UsageError")
+_CLICK_ERROR = _classes("ClickException")
+_ABORT = _classes("Abort")
+_NO_ARGS_HELP = _classes("NoArgsIsHelpError")
 
 app = typer.Typer(
     name="vptadvisor",
@@ -27,7 +58,8 @@ app = typer.Typer(
 
 def _register() -> None:
     # Import for their side effect: each module adds its commands to `app`.
-    from vptadvisor.cli import analyze_cmd  # noqa: F401
+    from vptadvisor.cli import analyze_cmd, reference_cmd  # noqa: F401
+    from vptadvisor.cli import study_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,17 +68,20 @@ def main(argv: list[str] | None = None) -> None:
     try:
         command.main(args=argv, prog_name="vptadvisor", standalone_mode=False)
     except VptAdvisorError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        typer.echo(f"error: {exc.message}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:  # usage errors: bad option, missing argument
+    except _NO_ARGS_HELP as exc:  # `vptadvisor` or a group alone: help was asked for, in effect
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        sys.exit(0)
+    except _CLICK_ERROR as exc:  # usage errors: bad option, missing argument, bad value
+        exc.show()
+        sys.exit(2 if isinstance(exc, _USAGE) else exc.exit_code)
+    except _ABORT:
+        typer.echo("Aborted.", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        typer.echo("Interrupted.", err=True)
         sys.exit(130)
     sys.exit(0)

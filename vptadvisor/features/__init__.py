@@ -1,0 +1,1 @@
+"""Features: the FID Inception network (weights resolved offline) and batched, cached extraction."""

@@ -1,0 +1,237 @@
+"""Batched, cached Inception feature extraction over a list of image files.
+
+Images of any size are decoded and resized one by one in worker processes (exactly pytorch-fid's
+per-image preprocessing) while the main process runs the network on batches in channels_last and
+inference mode. Features already in the cache are read back without opening the image or loading
+the network (a warm run does not even import torch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS, BadImage, ImageInfo, load_rgb
+from vptadvisor.features.cache import FeatureCache, FileKey
+from vptadvisor.features.inception_weights import WeightsSource, locate_inception_weights
+from vptadvisor.features.preprocess import PREPROCESSINGS
+from vptadvisor.features.taps import Tap
+from vptadvisor.errors import UsageError
+
+FEATURE_VERSION = 1  # bump when the extraction code changes its numbers
+# Bad-file verdicts that depend only on the file's bytes may be cached; the rest are re-checked.
+CACHEABLE_BAD = ("empty", "not_an_image", "corrupt", "truncated")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+# The spatial taps analyze records beside pool3 (the probe reads them; see docs/probe.md).
+DEFAULT_TAPS: tuple[Tap, ...] = ()
+
+
+@dataclass
+class Extraction:
+    """Features of the readable images, in the order of the input paths that survived."""
+
+    features: dict[str, np.ndarray]  # name -> (n_valid, dim) float32
+    kept: list[int]  # indices into the input list
+    infos: list[ImageInfo]  # one per kept image
+    skipped: list[tuple[int, str, str]]  # (index, kind, reason)
+    n_cached: int = 0
+    n_computed: int = 0
+    seconds: float = 0.0
+    device: str = "cpu"
+    weights: dict = field(default_factory=dict)
+
+
+def resolve_device(device: str) -> str:
+    if device not in DEVICES:
+        raise UsageError(f"Unknown device {device!r}: choose one of {', '.join(DEVICES)}.")
+    if device != "auto":
+        import torch
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu.")
+        if device == "mps" and not torch.backends.mps.is_available():
+            raise UsageError("--device mps was asked for but MPS is not available; use --device auto or cpu.")
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class _DecodeDataset:
+    """Map-style dataset for the DataLoader workers: decode, check, resize one image."""
+
+    def __init__(self, paths: Sequence[Path], preprocessing: str, max_pixels: int):
+        self.paths = list(paths)
+        self.preprocessing = preprocessing
+        self.max_pixels = max_pixels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from vptadvisor.features.preprocess import to_inception_input
+
+        try:
+            rgb, info = load_rgb(self.paths[i], self.max_pixels)
+        except BadImage as bad:
+            return i, None, None, bad.kind, bad.reason
+        return i, to_inception_input(rgb, self.preprocessing), info, None, None
+
+
+def _collate(items):
+    return items  # the main process stacks the good ones; bad ones pass through with their reason
+
+
+class InceptionExtractor:
+    """FID Inception features of image files, with a per-image cache."""
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | None = None,
+        preprocessing: str = "pytorch-fid",
+        taps: Sequence[Tap] = DEFAULT_TAPS,
+        device: str = "auto",
+        batch_size: int = 32,
+        workers: int | None = None,
+        cache_root: Path | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ):
+        if preprocessing not in PREPROCESSINGS:
+            raise UsageError(f"Unknown resize {preprocessing!r}: choose one of {', '.join(PREPROCESSINGS)}.")
+        if batch_size < 1:
+            raise UsageError("--batch-size must be at least 1.")
+        self.source: WeightsSource = locate_inception_weights(weights)
+        self.preprocessing = preprocessing
+        self.taps = tuple(taps)
+        self.device_request = device
+        if device not in DEVICES:
+            raise UsageError(f"Unknown device {device!r}: choose one of {', '.join(DEVICES)}.")
+        self.batch_size = batch_size
+        self.workers = max(1, (os.cpu_count() or 2) - 1) if workers is None else workers
+        self.max_pixels = max_pixels
+        self.dims = {"pool3": 2048, **{t.name: t.dim for t in self.taps}}
+        self.cache = FeatureCache(cache_root, self.key, self.dims) if cache_root is not None else None
+        self._model = None
+
+    @property
+    def identity(self) -> dict:
+        """What determines the numbers: network, exact weights, preprocessing, taps, code version."""
+        return {
+            "network": self.source.network,
+            "weights_sha256": self.source.sha256,
+            "preprocessing": self.preprocessing,
+            "taps": [t.name for t in self.taps],
+            "feature_version": FEATURE_VERSION,
+        }
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:20]
+
+    def _load_model(self):
+        import torch
+
+        from vptadvisor.features.inception import FIDInception
+
+        self.device = resolve_device(self.device_request)
+        model = FIDInception(self.source.load_state_dict(), taps=self.taps)
+        self._model = model.to(self.device).to(memory_format=torch.channels_last)
+        return self._model
+
+    def extract(self, paths: Sequence[Path], progress: Progress | None = None) -> Extraction:
+        start = time.perf_counter()
+        n = len(paths)
+        feats: dict[int, dict[str, np.ndarray]] = {}
+        infos: dict[int, ImageInfo] = {}
+        bad: dict[int, tuple[str, str]] = {}
+        keys: dict[int, FileKey] = {}
+        todo: list[int] = []
+        n_cached = 0
+        for i, path in enumerate(paths):
+            try:
+                keys[i] = FileKey.of(path)
+            except OSError:
+                bad[i] = ("unreadable", "file cannot be read (it vanished or cannot be stat-ed)")
+                continue
+            entry = self.cache.get(keys[i]) if self.cache is not None else None
+            if entry is None:
+                todo.append(i)
+            elif entry.bad_reason is not None:
+                kind, _, reason = entry.bad_reason.partition("|")
+                bad[i] = (kind, reason)
+                n_cached += 1
+            else:
+                feats[i], infos[i] = entry.features, entry.info
+                n_cached += 1
+        done = n - len(todo)
+        if progress:
+            progress(done, n)
+        device = "cpu"
+        if todo:
+            device = self._compute(paths, todo, keys, feats, infos, bad, progress, done, n)
+        kept = [i for i in range(n) if i in feats]
+        stacked = {name: np.stack([feats[i][name] for i in kept]).astype(np.float32) if kept else np.zeros((0, d), np.float32)
+                   for name, d in self.dims.items()}
+        return Extraction(
+            features=stacked,
+            kept=kept,
+            infos=[infos[i] for i in kept],
+            skipped=sorted((i, k, r) for i, (k, r) in bad.items()),
+            n_cached=n_cached,
+            n_computed=len(todo),
+            seconds=time.perf_counter() - start,
+            device=device,
+            weights={"source": self.source.source, "path": str(self.source.path), "sha256": self.source.sha256},
+        )
+
+    def _compute(self, paths, todo, keys, feats, infos, bad, progress, done, n) -> str:
+        import torch
+        from torch.utils.data import DataLoader
+
+        model = self._model or self._load_model()
+        loader = DataLoader(
+            _DecodeDataset([paths[i] for i in todo], self.preprocessing, self.max_pixels),
+            batch_size=self.batch_size,
+            num_workers=self.workers,
+            collate_fn=_collate,
+            prefetch_factor=2 if self.workers > 0 else None,
+            pin_memory=self.device == "cuda",
+        )
+        with torch.inference_mode():
+            for items in loader:
+                good = [(todo[j], x, info) for j, x, info, _, _ in items if x is not None]
+                for j, _, _, kind, reason in items:
+                    if kind is not None:
+                        i = todo[j]
+                        bad[i] = (kind, reason)
+                        if self.cache is not None and kind in CACHEABLE_BAD:
+                            self.cache.put(keys[i], None, None, f"{kind}|{reason}")
+                if good:
+                    batch = torch.stack([x for _, x, _ in good]).to(self.device, non_blocking=True)
+                    out = model(batch.contiguous(memory_format=torch.channels_last))
+                    arrays = {name: out[name].float().cpu().numpy() for name in self.dims}
+                    for row, (i, _, info) in enumerate(good):
+                        feats[i] = {name: arrays[name][row] for name in self.dims}
+                        infos[i] = info
+                        if self.cache is not None:
+                            self.cache.put(keys[i], feats[i], info)
+                done += len(items)
+                if progress:
+                    progress(done, n)
+        return self.device
+
