@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Callable
 
 from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS, SKIP_REASONS
 from vptadvisor.dataset.layout import open_dataset
 from vptadvisor.dataset.summary import SkippedFile, summarize
-from vptadvisor.distance.frechet import frechet_distance_between_features, frechet_distance_to_features
 from vptadvisor.distance.kid import kernel_inception_distance
 from vptadvisor.distance.reference import DEFAULT_REFERENCE, check_compatible, load_reference
+from vptadvisor.distance.size import size_matched_fid
 from vptadvisor.errors import MeasureError, UsageError
-from vptadvisor.features.extract import DEFAULT_TAPS, InceptionExtractor
-from vptadvisor.paths import cache_dir as default_cache_dir
+from vptadvisor.features.extract import DEFAULT_BATCH_SIZE, make_extractor
 from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
+from vptadvisor.rule import load_rule, objective_prior
 
 DEFAULT_MIN_IMAGES = 50
 
@@ -29,7 +28,7 @@ def analyze(
     inception_weights: str | os.PathLike | None = None,
     resize: str = "pytorch-fid",
     device: str = "auto",
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
@@ -39,21 +38,32 @@ def analyze(
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
     seed: int = 0,
+    objective: str | None = None,
+    train_size: int | None = None,
+    backbone: str | None = None,
+    rule: str | os.PathLike | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AnalyzeResult:
-    """Measure how far `dataset` is from the pretraining data (FID and KID against `reference`)."""
+    """Measure how far `dataset` is from the pretraining data (FID and KID against `reference`),
+    and decide VPT vs FT from it, the task objective and the training-set size.
+
+    `objective` declares the task objective (classification, counting, distance, orientation,
+    location, other); `train_size` overrides the number of training images (planning: "what if I
+    had 10k images"); `backbone` names the ViT to adapt (the rule covers ViT-B/16 ImageNet-21k)."""
     start = time.perf_counter()
     if min_images < 2:
         raise UsageError("--min-images must be at least 2 (a covariance needs two images).")
     if kid_subsets < 1 or kid_subset_size < 2:
         raise UsageError("--kid-subsets must be >= 1 and --kid-subset-size >= 2.")
+    if train_size is not None and train_size < 1:
+        raise UsageError("--train-size must be at least 1.")
+    prior = objective_prior(objective)  # validates a declared objective before any work
+    decision_rule = load_rule(rule)
     data = open_dataset(dataset, layout=layout)
     ref = load_reference(reference)
-    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    extractor = InceptionExtractor(
-        weights=inception_weights, preprocessing=resize, taps=DEFAULT_TAPS, device=device,
-        batch_size=batch_size, workers=workers, cache_root=root if cache else None, max_pixels=max_pixels,
-    )
+    extractor = make_extractor(inception_weights=inception_weights, resize=resize, device=device,
+                               batch_size=batch_size, workers=workers, cache=cache, cache_dir=cache_dir,
+                               max_pixels=max_pixels)
     check_compatible(ref, extractor.identity)
 
     extraction = extractor.extract([s.path for s in data.samples], progress=progress)
@@ -75,22 +85,32 @@ def analyze(
         )
 
     pool3 = extraction.features["pool3"]
-    if ref.features is not None:
-        fid = frechet_distance_between_features(pool3, ref.features)
-    else:
-        fid = frechet_distance_to_features(pool3, ref.mu, ref.sigma)
+    fid = ref.fid(pool3)
     kid, kid_std, subset = kernel_inception_distance(pool3, ref.kid_features, kid_subsets, kid_subset_size, seed)
+    matched = size_matched_fid(pool3, ref, fid, seed=seed)
     distance = DistanceResult(
         fid=fid, kid=kid, kid_std=kid_std, reference=ref.name, n_reference=ref.n_images, n_images=len(kept),
         kid_subset_size=subset, kid_subsets=kid_subsets, preprocessing=resize, network=extractor.source.network,
-        weights_source=extractor.source.source,
+        weights_source=extractor.source.source, fid_matched=matched.to_dict(),
         note=(
             f"FID depends on sample size: measured with {len(kept)} dataset images against {ref.n_images} "
-            f"reference images; compare only FIDs measured with similar sizes."
+            f"reference images; on the {matched.n_standard}-image scale the rule uses it is "
+            f"{matched.value:.1f} ± {matched.sd:.1f} ({matched.method}). Compare only FIDs measured with similar sizes."
         ),
     )
+    n_train = train_size if train_size is not None else summary.n_train
+    prediction = decision_rule.predict(
+        fid=matched.value, fid_sd=matched.sd, p_high_disparity=prior.p_high_disparity, n_train=n_train,
+        backbone=backbone, n_fid_images=matched.n_standard, n_ref_images=ref.n_images,
+        fid_note=f"FID {fid:.1f} from {len(kept)} images was put on the {matched.n_standard}-image scale of the study: "
+                 f"{matched.value:.1f} ± {matched.sd:.1f} ({matched.method}).",
+    )
+    objective_block = prior.to_dict()
+    verdict = prediction.to_dict()
+    verdict["n_train_source"] = "--train-size" if train_size is not None else "dataset"
     timing = Timing(
         seconds=time.perf_counter() - start, feature_seconds=extraction.seconds, n_cached=extraction.n_cached,
         n_computed=extraction.n_computed, device=extraction.device,
     )
-    return AnalyzeResult(dataset=summary, distance=distance, seed=seed, timing=timing, versions=versions())
+    return AnalyzeResult(dataset=summary, distance=distance, seed=seed, timing=timing, versions=versions(),
+                         objective=objective_block, verdict=verdict)

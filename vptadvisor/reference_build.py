@@ -11,8 +11,7 @@ from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS
 from vptadvisor.dataset.layout import open_dataset
 from vptadvisor.distance.reference import check_name, save_reference, user_reference_dir
 from vptadvisor.errors import MeasureError
-from vptadvisor.features.extract import DEFAULT_TAPS, InceptionExtractor
-from vptadvisor.paths import cache_dir as default_cache_dir
+from vptadvisor.features.extract import DEFAULT_BATCH_SIZE, make_extractor
 
 
 @dataclass
@@ -37,7 +36,7 @@ def build_reference(
     inception_weights: str | os.PathLike | None = None,
     resize: str = "pytorch-fid",
     device: str = "auto",
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
@@ -48,11 +47,9 @@ def build_reference(
 ) -> ReferenceBuild:
     check_name(name)
     data = open_dataset(directory)
-    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    extractor = InceptionExtractor(
-        weights=inception_weights, preprocessing=resize, taps=DEFAULT_TAPS, device=device, batch_size=batch_size,
-        workers=workers, cache_root=root if cache else None, max_pixels=max_pixels,
-    )
+    extractor = make_extractor(inception_weights=inception_weights, resize=resize, device=device,
+                               batch_size=batch_size, workers=workers, cache=cache, cache_dir=cache_dir,
+                               max_pixels=max_pixels)
     extraction = extractor.extract([s.path for s in data.samples], progress=progress)
     n = len(extraction.kept)
     if n < min_images:

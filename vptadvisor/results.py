@@ -3,13 +3,89 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from typing import Any
 
 from vptadvisor.dataset.summary import DatasetSummary
 
 ANALYZE_SCHEMA = "vptadvisor.analyze/1"
+
+
+class _JsonBlock:
+    """A typed JSON object. `from_dict` keeps the source's key order and any key this version does not
+    know (fields are only ever added within a schema version) in `extra`, so `to_dict()` gives back
+    exactly the JSON it was made from."""
+
+    extra: dict[str, Any]
+    _keys: tuple[str, ...] | None
+
+    @classmethod
+    def _known(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name not in ("extra", "_keys")]  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        known = set(cls._known())
+        block = cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[call-arg]
+        block.extra = {k: v for k, v in data.items() if k not in known}
+        block._keys = tuple(data)
+        return block
+
+    def to_dict(self) -> dict[str, Any]:
+        known = set(self._known())
+        order = self._keys if self._keys is not None else tuple(self._known()) + tuple(self.extra)
+        out: dict[str, Any] = {}
+        for key in order:
+            if key in known:
+                out[key] = getattr(self, key)
+            elif key in self.extra:
+                out[key] = self.extra[key]
+        for key, value in self.extra.items():  # added after from_dict
+            out.setdefault(key, value)
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        """Read access by key, for code written when these blocks were plain dicts."""
+        data = self.to_dict()
+        if key not in data:
+            raise KeyError(key)
+        return data[key]
+
+
+@dataclass
+class ObjectiveResult(_JsonBlock):
+    """The `objective` block: how likely the task's objective is far from the pretraining one."""
+
+    p_high_disparity: float | None = None  # P(high task-objective disparity)
+    source: str | None = None  # "declared: counting", "default: classification (not declared)", ...
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    _keys: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class VerdictResult(_JsonBlock):
+    """The `verdict` block: the decision rule's answer and its evidence (see docs/rule.md)."""
+
+    choice: str | None = None  # "vpt" | "ft" | "uncertain"
+    p_vpt: float | None = None  # P(VPT beats FT)
+    margin: float | None = None  # expected VPT - FT test accuracy, points
+    margin_sd: float | None = None
+    margin_interval: list[float] | None = None  # central `interval_level` predictive interval
+    interval_level: float | None = None
+    rule_choice: str | None = None  # the rule's call for its own backbone
+    backbone_covered: bool | None = None
+    nearest_tasks: list[dict[str, Any]] | None = None  # closest published rows
+    contributions: dict[str, float] | None = None  # Shapley split of margin - reference_margin
+    reference_margin: float | None = None
+    rule_version: str | None = None
+    advice: str | None = None
+    notes: list[str] | None = None
+    inputs: dict[str, Any] | None = None  # fid, fid_sd, p_high_disparity, n_train, backbone, ...
+    reference: dict[str, Any] | None = None  # the reference task the contributions are relative to
+    n_train_source: str | None = None  # "dataset" | "--train-size"
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    _keys: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -25,6 +101,7 @@ class DistanceResult:
     preprocessing: str
     network: str
     weights_source: str
+    fid_matched: dict  # the FID on the study's 1,000-image scale: value, sd, n_images, n_standard, method
     note: str  # FID depends on sample size: which sizes were used
 
 
@@ -44,9 +121,15 @@ class AnalyzeResult:
     seed: int
     timing: Timing
     versions: dict[str, str] = field(default_factory=dict)
-    objective: dict[str, Any] | None = None
-    verdict: dict[str, Any] | None = None
+    objective: ObjectiveResult | None = None
+    verdict: VerdictResult | None = None
     schema: str = ANALYZE_SCHEMA
+
+    def __post_init__(self) -> None:  # analyze() may hand over the blocks as plain JSON dicts
+        if isinstance(self.objective, dict):
+            self.objective = ObjectiveResult.from_dict(self.objective)
+        if isinstance(self.verdict, dict):
+            self.verdict = VerdictResult.from_dict(self.verdict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -55,11 +138,27 @@ class AnalyzeResult:
             "distance": asdict(self.distance),
         }
         if self.objective is not None:
-            out["objective"] = self.objective
+            out["objective"] = self.objective.to_dict()
         if self.verdict is not None:
-            out["verdict"] = self.verdict
+            out["verdict"] = self.verdict.to_dict()
         out.update({"timing": asdict(self.timing), "versions": self.versions, "seed": self.seed})
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnalyzeResult":
+        """The result back from its JSON (`--format json`, `-o FILE`)."""
+        from vptadvisor.dataset.summary import SkippedFile
+
+        def known(kind: type, block: dict[str, Any]) -> dict[str, Any]:
+            names = {f.name for f in fields(kind)}
+            return {k: v for k, v in block.items() if k in names}
+
+        ds = known(DatasetSummary, data["dataset"])
+        ds["skipped"] = [SkippedFile(**s) for s in ds.get("skipped", [])]
+        return cls(dataset=DatasetSummary(**ds), distance=DistanceResult(**known(DistanceResult, data["distance"])),
+                   seed=data["seed"], timing=Timing(**known(Timing, data["timing"])), versions=data.get("versions", {}),
+                   objective=data.get("objective"), verdict=data.get("verdict"),
+                   schema=data.get("schema", ANALYZE_SCHEMA))
 
 
 def versions() -> dict[str, str]:

@@ -68,3 +68,26 @@ def write_counting_dataset(root: Path, per_class: int = 40, counts=(1, 2, 3, 4),
         for i in range(per_class):
             render_scene(rng, n, size).save(folder / f"{i:04d}.png")
     return root
+
+
+def render_shape_scene(rng: np.random.Generator, n_objects: int, shape: str, size: int = 128) -> Image.Image:
+    """Like `render_scene`, but every object has the same `shape` (used by the probe suite)."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
+    while True:
+        img = _background(rng, size)
+        draw = ImageDraw.Draw(img)
+        placed: list[tuple[float, float, float]] = []
+        for _ in range(n_objects):
+            r = rng.uniform(0.06, 0.11) * size
+            for _ in range(200):
+                cx, cy = rng.uniform(r + 2, size - r - 2, size=2)
+                if all((cx - x) ** 2 + (cy - y) ** 2 > (r + rr + 3) ** 2 for x, y, rr in placed):
+                    break
+            else:
+                break  # crowded: start the scene over
+            placed.append((cx, cy, r))
+            color = tuple(int(c) for c in rng.integers(0, 256, size=3))
+            draw_shape(draw, shape, cx, cy, r, color, angle=float(rng.uniform(0, np.pi)))
+        if len(placed) == n_objects:
+            return img

@@ -60,6 +60,9 @@ def _register() -> None:
     # Import for their side effect: each module adds its commands to `app`.
     from vptadvisor.cli import analyze_cmd, reference_cmd  # noqa: F401
     from vptadvisor.cli import study_cmd  # noqa: F401
+    from vptadvisor.cli import pilot_cmd  # noqa: F401
+    from vptadvisor.cli import probe_cmd  # noqa: F401
+    from vptadvisor.cli import check_cmd, config_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

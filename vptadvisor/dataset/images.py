@@ -120,6 +120,8 @@ def load_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np
         raise
     except PermissionError:
         raise BadImage("unreadable", "permission denied") from None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise BadImage("unreadable", "missing, a broken link or not a file") from None
     except Image.DecompressionBombError as exc:
         raise BadImage("too_large", str(exc).split(".")[0]) from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct_error) as exc:

@@ -81,7 +81,7 @@ def _walk_images(directory: Path) -> tuple[list[Path], int]:
         for name in sorted(filenames):
             if _is_image_name(name):
                 found.append(Path(dirpath) / name)
-            else:
+            elif not _is_hidden(name):
                 ignored += 1
     return found, ignored
 
@@ -105,7 +105,7 @@ def _from_class_dirs(root: Path, base: Path, split: str | None) -> tuple[list[Sa
         files, n_other = _walk_images(class_dir)
         ignored += n_other
         samples += [Sample(_relpath(root, f), f, class_dir.name, split) for f in files]
-    ignored += sum(1 for p in base.iterdir() if p.is_file())  # files beside the class folders
+    ignored += sum(1 for p in base.iterdir() if p.is_file() and not _is_hidden(p.name))  # beside the class folders
     return samples, ignored
 
 

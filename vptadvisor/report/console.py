@@ -74,9 +74,42 @@ def render_analyze(result: AnalyzeResult, console: Console) -> None:
         if len(ds.skipped) > MAX_SKIPPED_SHOWN:
             skipped.add_row(f"… {len(ds.skipped) - MAX_SKIPPED_SHOWN} more (see --format json)", "")
         console.print(skipped)
+    render_verdict(result, console)
+
+
+CHOICE_TEXT = {"vpt": "VPT", "ft": "FT (full fine-tuning)", "uncertain": "too close to call"}
+
+
+def render_verdict(result: AnalyzeResult, console: Console) -> None:
+    v, obj = result.verdict, result.objective
+    if v is None or obj is None:
+        return
+    lo, hi = v.margin_interval
+    table = Table(title="Verdict", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    color = {"vpt": "green", "ft": "blue", "uncertain": "yellow"}[v.choice]
+    table.add_row("choice", f"[bold {color}]{CHOICE_TEXT[v.choice]}[/bold {color}]")
+    table.add_row("P(VPT better)", f"{v.p_vpt:.2f}")
+    table.add_row("margin VPT − FT", f"{v.margin:+.1f} points ({v.interval_level:.0%} interval {lo:+.1f} to {hi:+.1f})")
+    inputs = v.inputs
+    table.add_row("inputs", f"FID {inputs['fid']:.1f}; P(high objective disparity) {obj.p_high_disparity:.2f} "
+                  f"({obj.source}); {inputs['n_train']} training images ({v.n_train_source})")
+    pushes = ", ".join(f"{k} {val:+.1f}" for k, val in v.contributions.items())
+    table.add_row("why", f"margin {v.reference_margin:+.1f} for a typical task, then {pushes} points")
+    nearest = "; ".join(f"{t['task']} ({t['n_train']} imgs: {t['winner']}, {t['margin']:+.1f})" for t in v.nearest_tasks)
+    table.add_row("closest published", nearest)
+    table.add_row("advice", v.advice)
+    console.print(table)
+    for note in v.notes:
+        console.print(f"[dim]• {note}[/dim]")
 
 
 def one_line(result: AnalyzeResult) -> str:
     d = result.distance
-    return (f"FID {d.fid:.2f}  KID {d.kid:.5f}±{d.kid_std:.5f}  n={d.n_images} vs {d.reference} (n={d.n_reference})"
+    line = (f"FID {d.fid:.2f}  KID {d.kid:.5f}±{d.kid_std:.5f}  n={d.n_images} vs {d.reference} (n={d.n_reference})"
             f"  skipped={len(result.dataset.skipped)}")
+    if result.verdict is not None:
+        v = result.verdict
+        line += f"  verdict={v.choice} P(VPT)={v.p_vpt:.2f} margin={v.margin:+.1f}"
+    return line

@@ -142,7 +142,8 @@ class Rule:
         notes: list[str] = []
         covered = self._backbone_notes(backbone, notes)
         choice = rule_choice if covered else "uncertain"
-        self._range_notes(fid, p_hi, n_train, n_fid_images, n_ref_images, notes)
+        # A caller that put the FID on the study's scale says so in fid_note; else warn about small samples.
+        self._range_notes(fid, p_hi, n_train, None if fid_note else n_fid_images, None if fid_note else n_ref_images, notes)
         if fid_note:
             notes.append(fid_note)
         contributions, ref = self._contributions(p_hi, fid, n_train)

@@ -1,0 +1,102 @@
+"""Peak memory of one arm.
+
+GPU: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats`` (tensor memory only).
+
+CPU (and MPS, whose memory is the process's): the process's resident set size, sampled every
+10 ms by a background thread while the arm runs; the arm's peak is the largest sample. The
+process-wide ``ru_maxrss`` cannot be reset between arms, hence the sampler. Two things keep RSS
+honest on glibc: ``mallopt(M_MMAP_THRESHOLD, 128 KiB)`` switches off glibc's adaptive threshold,
+so large tensors (activations, gradients, optimizer moments) live in their own mappings and go
+back to the OS when freed; and ``malloc_trim(0)`` between arms returns the heap's free pages.
+The figure includes what both arms share (interpreter, libraries, backbone weights, the decoded
+image cache), so the difference between arms is what the training method costs;
+``baseline_bytes`` (the RSS when the arm starts) is reported beside it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+
+import torch
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_M_MMAP_THRESHOLD = -3
+
+
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def tune_allocator() -> bool:
+    """Fixed mmap threshold (see module docstring). True when it could be set (glibc)."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallopt"):
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024))
+
+
+def trim() -> None:
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
+def current_rss() -> int:
+    """Resident set size of this process in bytes. Without /proc (macOS) this falls back to the
+    process's peak so far (ru_maxrss), which cannot be reset between arms."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+class PeakMemory:
+    """Context manager measuring the peak memory of what runs inside it."""
+
+    def __init__(self, device: torch.device, interval: float = 0.01):
+        self.device = device
+        self.interval = interval
+        self.peak = 0
+        self.baseline = 0
+        self.method = "cuda-max-allocated" if device.type == "cuda" else "rss-sampled"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, current_rss())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.baseline = torch.cuda.memory_allocated(self.device)
+        else:
+            trim()
+            self.baseline = current_rss()
+            self.peak = self.baseline
+            self._thread = threading.Thread(target=self._sample, name="pilot-rss", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = int(torch.cuda.max_memory_allocated(self.device))
+        else:
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+            self.peak = max(self.peak, current_rss())

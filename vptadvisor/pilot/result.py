@@ -1,0 +1,182 @@
+"""The pilot's result: dataclasses with exactly the fields of result.json.
+
+Contract (issue 5): ``arms`` {name: {val_accuracy, val_accuracy_interval, trainable_params,
+peak_memory_bytes, seconds}}, ``budget_seconds``, ``elapsed_seconds``, ``difference`` {margin,
+interval, mcnemar_p}, ``verdict`` {choice, p_vpt, confirms_rule}; everything else is extra.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vptadvisor.pilot.stats import Prior, combine, paired_difference, wilson_interval
+
+SCHEMA = "vptadvisor.pilot/1"
+
+
+@dataclass
+class Candidate:
+    base_lr: float
+    lr: float
+    status: str  # winner | dropped | diverged | alive
+    steps: int
+    scores: list[float]  # mean pre-update loss per rung survived
+    reason: str | None
+    losses: list[float]  # pre-update training loss of every step it trained
+
+
+@dataclass
+class ArmResult:
+    name: str
+    val_accuracy: float | None  # best over the evaluations of the continued training
+    val_accuracy_interval: list[float] | None  # Wilson 95 %
+    trainable_params: int
+    peak_memory_bytes: int
+    seconds: float
+    status: str  # ok | truncated | failed
+    total_params: int
+    trainable_fraction: float
+    final_val_accuracy: float | None
+    best_step: int | None
+    steps: int
+    epochs: float
+    share_seconds: float | None
+    seconds_breakdown: dict[str, float]
+    images_per_second: float | None
+    eval_images_per_second: float | None
+    memory_method: str | None
+    memory_baseline_bytes: int
+    lr: float | None
+    base_lr: float | None
+    prompt_length: int
+    plan: dict[str, Any]
+    candidates: list[Candidate]
+    curve: dict[str, list[list[float]]]  # train: [step, loss], val: [step, seconds, accuracy]
+    weights_file: str | None
+    steps_by_session: dict[str, int]  # training steps run in each session (resumed runs have several)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Difference:
+    vpt_arm: str
+    ft_arm: str
+    margin: float  # accuracy(vpt_arm) - accuracy(ft_arm), fraction
+    interval: list[float]  # paired bootstrap 95 %
+    mcnemar_p: float
+    se: float
+    n_val: int
+    discordant: dict[str, int]
+    bootstrap_samples: int
+
+
+@dataclass
+class Verdict:
+    choice: str  # vpt | ft
+    p_vpt: float
+    confirms_rule: bool | None
+    rule_choice: str | None
+    posterior_margin: float
+    posterior_sd: float
+    posterior_interval: list[float]
+    source: str
+    prior: dict | None
+    measured: dict
+
+
+@dataclass
+class PilotResult:
+    arms: dict[str, ArmResult]
+    budget_seconds: float | None
+    elapsed_seconds: float
+    difference: Difference | None
+    verdict: Verdict | None
+    schema: str
+    dataset: str
+    backbone: str
+    weights: str
+    device: str
+    world_size: int
+    img_size: int
+    batch_size: int
+    seed: int
+    split: dict[str, Any]
+    setup_seconds: float
+    sessions: int
+    run_dir: str
+    curves_png: str | None
+    notes: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def arm_result(st: dict, n_train: int, global_batch: int, n_val: int, weights_file: str | None) -> ArmResult:
+    best = st.get("best")
+    acc = best["accuracy"] if best else None
+    winner = st["candidates"][st["winner"]] if st.get("winner") is not None else None
+    steps = sum(c["steps"] for c in st["candidates"])
+    status = "failed" if acc is None else "truncated" if st["truncated"] else "ok"
+    curve_train = [[i, float(v)] for i, v in enumerate(winner["losses"])] if winner else []
+    busy = sum(st["time"].values())
+    breakdown = {k: round(v, 3) for k, v in st["time"].items()}
+    breakdown["other"] = round(max(0.0, st["used"] - busy), 3)
+    notes = list(st["notes"])
+    if st.get("final_reason") == "diverged":
+        notes.append("the continued training diverged; the best evaluation before it is reported")
+    if st["phase"] == "failed":
+        notes.append(st.get("final_reason") or "failed")
+    return ArmResult(
+        name=st["name"],
+        val_accuracy=acc,
+        val_accuracy_interval=list(wilson_interval(round(acc * n_val), n_val)) if acc is not None else None,
+        trainable_params=int(st["trainable_params"]),
+        peak_memory_bytes=int(st["peak_memory_bytes"]),
+        seconds=round(float(st["used"]), 3),
+        status=status,
+        total_params=int(st["total_params"]),
+        trainable_fraction=st["trainable_params"] / st["total_params"],
+        final_val_accuracy=st["evals"][-1]["accuracy"] if st["evals"] else None,
+        best_step=best["step"] if best else None,
+        steps=steps,
+        epochs=steps * global_batch / max(1, n_train),
+        share_seconds=None if st["share"] is None else round(float(st["share"]), 3),
+        seconds_breakdown=breakdown,
+        images_per_second=_finite(st["train_images"] / st["train_seconds"]) if st["train_seconds"] else None,
+        eval_images_per_second=_finite(st["eval_images"] / st["eval_seconds"]) if st["eval_seconds"] else None,
+        memory_method=st["memory_method"],
+        memory_baseline_bytes=int(st["baseline_bytes"]),
+        lr=winner["lr"] if winner else None,
+        base_lr=winner["base_lr"] if winner else None,
+        prompt_length=int(st.get("prompt_length", 0)),
+        plan=st["plan"] or {},
+        candidates=[Candidate(c["base_lr"], c["lr"], c["status"], c["steps"], c["scores"], c["reason"], c["losses"])
+                    for c in st["candidates"]],
+        curve={"train": curve_train, "val": [[e["step"], e["seconds"], e["accuracy"]] for e in st["evals"]]},
+        weights_file=weights_file,
+        steps_by_session=dict(st.get("steps_by_session", {})),
+        notes=notes,
+    )
+
+
+def compare(states: dict[str, dict], val_y: np.ndarray, prior: Prior | None, seed: int) -> tuple[Difference | None, Verdict | None]:
+    """VPT (deep if present, else shallow) against FT on the same val images, and the verdict."""
+    vpt = next((a for a in ("vpt-deep", "vpt-shallow") if a in states and states[a].get("best")), None)
+    if vpt is None or "ft" not in states or not states["ft"].get("best"):
+        return None, None
+    a = np.asarray(states[vpt]["best"]["preds"]) == val_y
+    b = np.asarray(states["ft"]["best"]["preds"]) == val_y
+    d = paired_difference(a, b, seed=seed)
+    diff = Difference(vpt_arm=vpt, ft_arm="ft", margin=d["margin"], interval=d["interval"],
+                      mcnemar_p=d["mcnemar_p"], se=d["se"], n_val=d["n_val"],
+                      discordant={"vpt_only": d["discordant"]["a_only"], "ft_only": d["discordant"]["b_only"]},
+                      bootstrap_samples=d["bootstrap_samples"])
+    return diff, Verdict(**combine(prior, d["margin"], d["se"]))

@@ -1,0 +1,172 @@
+"""Run the controlled validation suite: generate the images, extract features, probe every task.
+
+The images of a family are generated once (into the work directory, default
+<cache>/probe-suite) and their Inception features are cached like analyze's, so a rerun only
+probes. `run_suite` scores the shipped (frozen) probe model on every task; `fit_from_suite`
+refits the model on the designed tasks only (`vptadvisor probe-suite --fit`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from vptadvisor.errors import MeasureError, UsageError
+from vptadvisor.probe import probe_objective
+from vptadvisor.probe.fit import FitRow, auroc, fit_model
+from vptadvisor.probe.model import ProbeModel, load_model
+from vptadvisor.probe.signals import EpisodeConfig, measure
+from vptadvisor.probe.suite_def import FAMILIES, QUICK_FAMILIES, TASKS, SuiteTask, build_family, task_labels
+
+Progress = Callable[[str], None]
+FIT_SUBSETS = ((0.5, 0), (0.5, 1), (0.3, 0), (0.3, 1))  # (fraction of the images, seed)
+
+
+@dataclass
+class TaskResult:
+    task: str
+    disparity: str
+    held_back: bool
+    variant: bool
+    n_images: int
+    n_classes: int
+    p_high_disparity: float
+    signals: dict
+
+
+@dataclass
+class SuiteResult:
+    tasks: list[TaskResult]
+    auroc: dict  # designed / designed_with_variants / held_back / all: AUROC or null
+    quick: bool
+    seed: int
+    probe_version: str
+    n_images: int
+    extraction_seconds: float
+    n_computed: int
+    probe_seconds: float
+    work_dir: str
+    families: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_shared() -> Path | None:
+    """<repo>/../shared when the package runs from a checkout beside it, else $VPTADVISOR_SHARED."""
+    env = os.environ.get("VPTADVISOR_SHARED")
+    if env:
+        return Path(env)
+    guess = Path(__file__).resolve().parents[3] / "shared"
+    return guess if (guess / "datasets").is_dir() else None
+
+
+def _extract_families(names, quick, seed, shared, work_dir, cache_dir, progress):
+    from vptadvisor.features.extract import DEFAULT_TAPS, InceptionExtractor
+    from vptadvisor.paths import cache_dir as default_cache
+
+    extractor = InceptionExtractor(taps=DEFAULT_TAPS, cache_root=Path(cache_dir) if cache_dir else default_cache())
+    out, seconds, computed = {}, 0.0, 0
+    for name in names:
+        fam = FAMILIES[name]
+        if progress:
+            progress(f"{name}: images")
+        try:
+            paths, attrs = build_family(fam, work_dir, seed, quick, shared)
+        except FileNotFoundError as exc:
+            raise UsageError(f"{exc}.") from None
+        if progress:
+            progress(f"{name}: features of {len(paths)} images")
+        ext = extractor.extract(paths)
+        if len(ext.kept) != len(paths):
+            raise MeasureError(f"{len(paths) - len(ext.kept)} suite image(s) of {name} could not be read; delete {work_dir} and rerun.")
+        out[name] = (ext.features, attrs)
+        seconds += ext.seconds
+        computed += ext.n_computed
+    return out, seconds, computed
+
+
+def _select(quick: bool, held_back: bool, variants: bool) -> list[SuiteTask]:
+    tasks = [t for t in TASKS if (variants or not t.variant) and (held_back or not t.held_back)]
+    if quick:
+        tasks = [t for t in tasks if t.family in QUICK_FAMILIES and not t.variant]
+    return tasks
+
+
+def _aurocs(results: list[TaskResult]) -> dict:
+    def score(rs):
+        return auroc([r.p_high_disparity for r in rs], [r.disparity == "high" for r in rs]) if rs else None
+
+    out = {
+        "designed": score([r for r in results if not r.held_back and not r.variant]),
+        "designed_with_variants": score([r for r in results if not r.held_back]),
+        "held_back": score([r for r in results if r.held_back]),
+        "all": score([r for r in results if not r.variant]),
+    }
+    return {k: (None if v is None or v != v else round(v, 4)) for k, v in out.items()}
+
+
+def run_suite(quick: bool = False, seed: int = 0, shared: Path | None = None, work_dir: Path | None = None,
+              cache_dir: Path | None = None, held_back: bool = True, variants: bool = True,
+              model: ProbeModel | None = None, progress: Progress | None = None) -> SuiteResult:
+    """Probe every suite task with the frozen model; AUROC of low vs high disparity per task group."""
+    from vptadvisor.paths import cache_dir as default_cache
+
+    model = model or load_model()
+    shared = shared or default_shared()
+    work_dir = Path(work_dir) if work_dir else default_cache() / "probe-suite"
+    tasks = _select(quick, held_back, variants)
+    names = list(dict.fromkeys(t.family for t in tasks))
+    if shared is None and any(FAMILIES[n].needs_shared for n in names):
+        raise UsageError("The full suite needs the shared datasets; pass --shared DIR (the folder holding datasets/) or use --quick.")
+    feats, ext_seconds, computed = _extract_families(names, quick, seed, shared, work_dir, cache_dir, progress)
+    start = time.perf_counter()
+    results = []
+    for t in tasks:
+        features, attrs = feats[t.family]
+        labels = task_labels(t, attrs)
+        res = probe_objective(features, labels, seed=seed, model=model)
+        results.append(TaskResult(t.name, t.disparity, t.held_back, t.variant, len(labels), len(set(labels)),
+                                  res.p_high_disparity, res.signals))
+    return SuiteResult(
+        tasks=results, auroc=_aurocs(results), quick=quick, seed=seed, probe_version=model.probe_version,
+        n_images=sum(len(a) for _, a in feats.values()), extraction_seconds=round(ext_seconds, 2),
+        n_computed=computed, probe_seconds=round(time.perf_counter() - start, 3), work_dir=str(work_dir),
+        families=names,
+    )
+
+
+def fitting_rows(feats: dict, seed: int, config: EpisodeConfig) -> list[FitRow]:
+    """Designed tasks and variants on the full image sets and on the FIT_SUBSETS subsets."""
+    rows = []
+    for t in [t for t in TASKS if not t.held_back]:
+        features, attrs = feats[t.family]
+        labels = np.array(task_labels(t, attrs))
+        n = len(labels)
+        for frac, s in ((1.0, 0),) + FIT_SUBSETS:
+            keep = np.arange(n) if frac == 1.0 else np.sort(np.random.default_rng(100 + s).choice(n, int(n * frac), replace=False))
+            sig, notes = measure({"pool3": features["pool3"][keep]}, labels[keep].tolist(), seed=seed + s, config=config)
+            rows.append(FitRow(t.name, t.family, int(t.high), notes["episode_classes"], sig,
+                               "full" if frac == 1.0 else f"{frac}/seed{s}"))
+    return rows
+
+
+def fit_from_suite(seed: int = 0, shared: Path | None = None, work_dir: Path | None = None,
+                   cache_dir: Path | None = None, config: EpisodeConfig = EpisodeConfig(),
+                   progress: Progress | None = None) -> ProbeModel:
+    """Refit the probe model on the designed suite (never the held-back variants)."""
+    from vptadvisor.paths import cache_dir as default_cache
+
+    shared = shared or default_shared()
+    if shared is None:
+        raise UsageError("Fitting needs the shared datasets; pass --shared DIR (the folder holding datasets/).")
+    work_dir = Path(work_dir) if work_dir else default_cache() / "probe-suite"
+    names = list(dict.fromkeys(t.family for t in TASKS if not t.held_back))
+    feats, _, _ = _extract_families(names, False, seed, shared, work_dir, cache_dir, progress)
+    rows = fitting_rows(feats, seed, config)
+    return fit_model(rows, config, {"suite_seed": seed, "subsets": [list(s) for s in FIT_SUBSETS]})

@@ -1,0 +1,83 @@
+"""Learning curves of a pilot run, drawn from its result.json (a dict), for the report (PNG bytes).
+
+Reads only the documented fields (`arms` {name: {curve, val_accuracy, val_accuracy_interval, lr,
+share_seconds, best_step}}, `difference`, `split`), so a result.json from disk is enough: no torch.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+COLOURS = {"vpt-deep": "#1a9850", "vpt-shallow": "#7570b3", "ft": "#d7301f"}
+
+
+def _smooth(values: list[float], width: int) -> list[float]:
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc += v
+        if i >= width:
+            acc -= values[i - width]
+        out.append(acc / min(i + 1, width))
+    return out
+
+
+def pilot_curves_png(pilot: dict) -> bytes:
+    """Training loss per step and validation accuracy against the arm's seconds, one colour per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_classes = len((pilot.get("split") or {}).get("classes") or []) or None
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, arm in (pilot.get("arms") or {}).items():
+        colour = COLOURS.get(name)
+        curve = arm.get("curve") or {}
+        train = curve.get("train") or []
+        if train:
+            steps = [s for s, _ in train]
+            losses = [v for _, v in train]
+            ax_loss.plot(steps, losses, color=colour, alpha=0.25, lw=0.8)
+            lr = arm.get("lr")
+            ax_loss.plot(steps, _smooth(losses, max(1, len(losses) // 20)), color=colour, lw=1.8,
+                         label=f"{name} (lr {lr:.3g})" if lr is not None else name)
+        val = curve.get("val") or []
+        if val:
+            secs = [row[1] for row in val]
+            accs = [row[2] for row in val]
+            best = arm.get("val_accuracy")
+            ax_acc.plot(secs, accs, "o-", color=colour, lw=1.8,
+                        label=f"{name}: best {best:.3f}" if best is not None else name)
+            interval = arm.get("val_accuracy_interval")
+            if best is not None and interval:
+                at = next((row[1] for row in val if row[0] == arm.get("best_step")), secs[-1])
+                ax_acc.errorbar([at], [best], yerr=[[max(0.0, best - interval[0])], [max(0.0, interval[1] - best)]],
+                                color=colour, capsize=4, lw=1.2)
+        if arm.get("share_seconds"):
+            ax_acc.axvline(arm["share_seconds"], color=colour, ls=":", lw=1)
+    if n_classes:
+        ax_acc.axhline(1.0 / n_classes, color="grey", ls="--", lw=1, label=f"chance ({1.0 / n_classes:.2f})")
+    ax_loss.set_xlabel("training step (winning learning rate)")
+    ax_loss.set_ylabel("training loss")
+    ax_loss.set_title("Training loss (light: per step, dark: smoothed)", fontsize=10)
+    ax_acc.set_xlabel("seconds into the arm (dotted: the arm's share of the budget)")
+    ax_acc.set_ylabel("validation accuracy")
+    ax_acc.set_ylim(0, 1)
+    ax_acc.set_title("Validation accuracy (bar: 95% interval of the best)", fontsize=10)
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="best")
+    title = f"Pilot on {Path(str(pilot.get('dataset', ''))).name} with {pilot.get('backbone', '?')}"
+    d = pilot.get("difference")
+    if d:
+        lo, hi = d["interval"]
+        title += (f": {d['vpt_arm']} - ft = {100 * d['margin']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}], "
+                  f"McNemar p = {d['mcnemar_p']:.2g}")
+    fig.suptitle(title, fontsize=10.5)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
