@@ -32,10 +32,18 @@ def corpus_dataset(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def corpus_json(corpus_dataset, tmp_path_factory) -> dict:
+def corpus_run(corpus_dataset) -> tuple[dict, dict, dict]:
+    """The cold run (features computed and cached), with the dataset's state before and after it."""
     from vptadvisor.analyze import analyze
 
-    return analyze(corpus_dataset, min_images=20, kid_subset_size=30, kid_subsets=10).to_dict()
+    before = _snapshot(corpus_dataset)
+    result = analyze(corpus_dataset, min_images=20, kid_subset_size=30, kid_subsets=10).to_dict()
+    return result, before, _snapshot(corpus_dataset)
+
+
+@pytest.fixture(scope="module")
+def corpus_json(corpus_run) -> dict:
+    return corpus_run[0]
 
 
 def test_corpus_skips_and_converts_every_kind(corpus_json):
@@ -90,12 +98,9 @@ def test_corrupt_cache_entry_is_recomputed_not_fatal(corpus_dataset, corpus_json
     assert again.distance.fid == pytest.approx(corpus_json["distance"]["fid"], rel=1e-6)
 
 
-def test_analyze_never_writes_into_the_dataset(corpus_dataset, corpus_json):
-    from vptadvisor.analyze import analyze
-
-    before = _snapshot(corpus_dataset)
-    analyze(corpus_dataset, min_images=20, kid_subset_size=30, kid_subsets=10, cache=False)
-    assert _snapshot(corpus_dataset) == before
+def test_analyze_never_writes_into_the_dataset(corpus_run):
+    _, before, after = corpus_run
+    assert after == before and len(before) > 40
 
 
 def test_strict_turns_skips_into_exit_3(corpus_dataset, corpus_json, capsys):
@@ -154,13 +159,18 @@ def test_verdict_contract_and_what_moves_it(corpus_dataset, corpus_json):
     assert v["choice"] in {"vpt", "ft", "uncertain"} and 0.0 <= v["p_vpt"] <= 1.0
     lo, hi = v["margin_interval"]
     assert lo < v["margin"] < hi and v["rule_version"] and v["nearest_tasks"]
-    assert obj["source"].startswith("default") and obj["p_high_disparity"] == pytest.approx(0.05)
+    # one class of 40 images and one of 6: too few for the probe, so the default is used and said
+    assert obj["source"] == "default" and obj["p_high_disparity"] == pytest.approx(0.05)
+    assert "could not measure" in obj["note"] and "--objective" in obj["note"] and obj["probe"]["error"]
     assert v["inputs"]["fid"] == pytest.approx(corpus_json["distance"]["fid_matched"]["value"])
     assert v["n_train_source"] == "dataset" and v["inputs"]["n_train"] == corpus_json["dataset"]["n_train"]
     kwargs = dict(min_images=20, kid_subset_size=30, kid_subsets=10)
     counting = analyze(corpus_dataset, objective="counting", **kwargs)
-    assert counting.objective["source"] == "declared: counting"
-    assert counting.verdict["p_vpt"] > v["p_vpt"]
+    assert (counting.objective.source, counting.objective.declared) == ("declared", "counting")
+    assert counting.objective.p_high_disparity == pytest.approx(0.95)
+    assert counting.objective.probe == obj["probe"]
+    classification = analyze(corpus_dataset, objective="classification", **kwargs)
+    assert counting.verdict["p_vpt"] > classification.verdict["p_vpt"]
     bigger = analyze(corpus_dataset, train_size=10_000, **kwargs)
     assert bigger.verdict["p_vpt"] < v["p_vpt"] and bigger.verdict["n_train_source"] == "--train-size"
     other = analyze(corpus_dataset, backbone="vit_small_patch14_dinov2", **kwargs)
@@ -174,7 +184,13 @@ def test_small_dataset_fid_is_put_on_the_1000_image_scale(corpus_json):
     assert d["fid_matched"]["value"] < d["fid"]  # fewer images inflate FID; the correction removes it
 
 
-def test_demo_quick_start_runs(capsys):
-    code, out, err = run_cli(["analyze", "--demo", "--quiet"], capsys)
+def test_demo_quick_start_runs_and_the_probe_reads_its_objective(capsys):
+    code, out, err = run_cli(["analyze", "--demo", "--format", "json"], capsys)
     assert code == 0, err
-    assert out.startswith("FID ") and "verdict=" in out and "n=120" in out
+    result = json.loads(out)
+    assert result["dataset"]["n_images"] == 120 and result["dataset"]["n_classes"] == 4
+    obj = result["objective"]
+    assert obj["source"] == "probe" and obj["p_high_disparity"] == obj["probe"]["p_high_disparity"]
+    assert obj["probe"]["signals"] and obj["note"].startswith("measured by the probe")
+    code, out, err = run_cli(["analyze", "--demo", "--quiet", "--objective", "counting"], capsys)
+    assert code == 0 and out.startswith("FID ") and "verdict=" in out

@@ -31,6 +31,7 @@ def test_step_run_honours_the_json_contract_and_is_reproducible(assets, tmp_path
     r = tiny_run(assets, tmp_path / "a", steps=30, arms="vpt-deep,vpt-shallow,ft")
     data = json.loads((tmp_path / "a" / "result.json").read_text())
     assert data == json.loads(json.dumps(r.to_dict()))
+    assert PilotResult.from_dict(data).to_dict() == data
     for name in ("vpt-deep", "vpt-shallow", "ft"):
         arm = data["arms"][name]
         for key in ("val_accuracy", "val_accuracy_interval", "trainable_params", "peak_memory_bytes", "seconds"):

@@ -117,3 +117,16 @@ def test_cost_on_a_dtd10_sized_dataset_is_well_under_a_second_or_two():
     start = time.perf_counter()
     probe_objective({"pool3": F}, labels)
     assert time.perf_counter() - start < 5.0  # measured ~0.5 s on the 2-core dev machine
+
+
+def test_single_thread_blas_restores_the_thread_count():
+    from vptadvisor.blas import _openblas_entry_points, single_thread_blas
+
+    entry = _openblas_entry_points()
+    if entry is None:
+        pytest.skip("numpy here does not use OpenBLAS")
+    get, _ = entry
+    before = get()
+    with single_thread_blas():
+        assert get() == 1
+    assert get() == before

@@ -36,9 +36,10 @@ def test_generators_are_deterministic_and_labels_balanced(tmp_path):
         p2, a2 = build_family(fam, tmp_path / "b", 7, True, None)
         assert a1 == a2 and all(x.read_bytes() == y.read_bytes() for x, y in zip(p1, p2))
         for t in [t for t in TASKS if t.family == name]:
-            labels = task_labels(t, a1)
-            counts = np.unique(labels, return_counts=True)[1]
-            assert len(counts) >= 2 and counts.max() - counts.min() <= max(2, 0.25 * counts.max()), t.name
+            counts = np.unique(task_labels(t, a1), return_counts=True)[1]
+            assert len(counts) >= 2 and counts.min() >= 5, t.name
+            if not t.variant:  # generated attributes are balanced by construction
+                assert counts.max() - counts.min() <= 1, t.name
         # a rerun reuses the images instead of rewriting them
         mtimes = [p.stat().st_mtime_ns for p in p1]
         p3, _ = build_family(fam, tmp_path / "a", 7, True, None)

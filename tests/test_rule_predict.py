@@ -87,12 +87,16 @@ def test_backbone_coverage(rule):
 
 
 def test_notes_for_inputs_outside_the_study(rule):
-    pred = rule.predict(fid=320.0, p_high_disparity=0.5, n_train=100, n_fid_images=1200, n_ref_images=1000,
-                        fid_note="FID corrected for sample size (+0.0).")
+    pred = rule.predict(fid=320.0, p_high_disparity=0.5, n_train=100, n_fid_images=1200, n_ref_images=1000)
     text = " ".join(pred.notes)
     assert "outside the study's range" in text and "extrapolated" in text
     assert "disparity is uncertain" in text and "fewer than 2048" in text
-    assert pred.notes[-1] == "FID corrected for sample size (+0.0)."
+    # a caller that put the FID on the study's scale says so, and the small-sample warning gives way
+    corrected = rule.predict(fid=320.0, p_high_disparity=0.5, n_train=100, n_fid_images=1200, n_ref_images=1000,
+                             fid_note="FID put on the 1000-image scale: 320.0 ± 2.0.")
+    text = " ".join(corrected.notes)
+    assert "fewer than 2048" not in text and "1000-image scale" in text
+    assert corrected.notes[-1] == "FID put on the 1000-image scale: 320.0 ± 2.0."
     quiet = rule.predict(fid=180.0, p_high_disparity=0.0, n_train=1000, backbone="vit-b16-in21k",
                          n_fid_images=50000, n_ref_images=50000)
     assert quiet.notes == []

@@ -15,6 +15,7 @@ from vptadvisor.distance.size import size_matched_fid
 from vptadvisor.errors import MeasureError, UsageError
 from vptadvisor.features.extract import DEFAULT_BATCH_SIZE, make_extractor
 from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
+from vptadvisor.objective import decide_objective
 from vptadvisor.rule import load_rule, objective_prior
 
 DEFAULT_MIN_IMAGES = 50
@@ -57,7 +58,8 @@ def analyze(
         raise UsageError("--kid-subsets must be >= 1 and --kid-subset-size >= 2.")
     if train_size is not None and train_size < 1:
         raise UsageError("--train-size must be at least 1.")
-    prior = objective_prior(objective)  # validates a declared objective before any work
+    if objective is not None:
+        objective_prior(objective)  # validate a declared objective before any work
     decision_rule = load_rule(rule)
     data = open_dataset(dataset, layout=layout)
     ref = load_reference(reference)
@@ -99,13 +101,15 @@ def analyze(
         ),
     )
     n_train = train_size if train_size is not None else summary.n_train
+    train = [i for i, s in enumerate(kept) if s.split == "train"] or list(range(len(kept)))
+    objective_block = decide_objective(objective, {k: v[train] for k, v in extraction.features.items()},
+                                       [kept[i].label for i in train], seed=seed)
     prediction = decision_rule.predict(
-        fid=matched.value, fid_sd=matched.sd, p_high_disparity=prior.p_high_disparity, n_train=n_train,
+        fid=matched.value, fid_sd=matched.sd, p_high_disparity=objective_block["p_high_disparity"], n_train=n_train,
         backbone=backbone, n_fid_images=matched.n_standard, n_ref_images=ref.n_images,
         fid_note=f"FID {fid:.1f} from {len(kept)} images was put on the {matched.n_standard}-image scale of the study: "
                  f"{matched.value:.1f} ± {matched.sd:.1f} ({matched.method}).",
     )
-    objective_block = prior.to_dict()
     verdict = prediction.to_dict()
     verdict["n_train_source"] = "--train-size" if train_size is not None else "dataset"
     timing = Timing(

@@ -58,7 +58,10 @@ class ObjectiveResult(_JsonBlock):
     """The `objective` block: how likely the task's objective is far from the pretraining one."""
 
     p_high_disparity: float | None = None  # P(high task-objective disparity)
-    source: str | None = None  # "declared: counting", "default: classification (not declared)", ...
+    source: str | None = None  # "probe" | "declared" | "default"
+    declared: str | None = None  # the --objective given, if any
+    note: str | None = None  # the same in words: what the probe saw, or why the default was used
+    probe: dict[str, Any] | None = None  # the probe's reading (signals, evidence), or {"error": why not}
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
     _keys: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 

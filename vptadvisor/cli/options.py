@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from vptadvisor.features.extract import DEFAULT_BATCH_SIZE
+
 
 class OutputFormat(str, Enum):
     table = "table"
@@ -33,7 +35,7 @@ InceptionWeights = typer.Option(
 )
 ResizeOpt = typer.Option(Resize.pytorch_fid, "--resize", help="pytorch-fid: bilinear, exactly as pytorch-fid (FIDs on the published scale); clean: antialiased bicubic.")
 DeviceOpt = typer.Option(Device.auto, "--device", help="Where the network runs.")
-BatchSize = typer.Option(32, "--batch-size", min=1, help="Images per network batch.")
+BatchSize = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="Images per network batch.")
 Workers = typer.Option(None, "--workers", min=0, help="Decoding worker processes (default: CPU count - 1, at least 1).")
 NoCache = typer.Option(False, "--no-cache", help="Neither read nor write the feature cache.")
 CacheDir = typer.Option(None, "--cache-dir", envvar="VPTADVISOR_CACHE_DIR", metavar="DIR", help="Feature cache directory (default ~/.cache/vptadvisor).")

@@ -73,9 +73,16 @@ def render(result, console: Console) -> None:
         console.print(f"{d.vpt_arm} - ft: {d.margin:+.3f} [{d.interval[0]:+.3f}, {d.interval[1]:+.3f}] "
                       f"(paired bootstrap, {d.n_val} val images), McNemar p = {d.mcnemar_p:.3g}")
     if v is not None:
-        rule = ("no rule prior given" if v.confirms_rule is None
-                else "confirms the rule" if v.confirms_rule else "overturns the rule")
-        console.print(f"verdict: [bold]{v.choice.upper()}[/bold] (P(VPT better) = {v.p_vpt:.2f}; {rule})")
+        if v.prior is None:
+            rule = "the pilot alone: no rule prediction given (--analysis)"
+        elif v.confirms_rule is None:
+            rule = (f"the rule made no call ({v.rule_choice}, P(VPT) {v.prior['p_vpt']:.2f}); "
+                    f"combined with its prior margin {v.prior['margin']:+.3f}")
+        else:
+            rule = ("confirms" if v.confirms_rule else "overturns") + f" the rule's {v.rule_choice.upper()}"
+        console.print(f"verdict: [bold]{v.choice.upper()}[/bold] (P(VPT better) = {v.p_vpt:.3f}, margin "
+                      f"{v.posterior_margin:+.3f} [{v.posterior_interval[0]:+.3f}, {v.posterior_interval[1]:+.3f}]; "
+                      f"{rule})")
     for note in result.notes:
         console.print(f"note: {note}")
     console.print(f"run directory: {result.run_dir}")

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vptadvisor.blas import on_one_blas_thread
+
 
 def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance (rows are samples), in float64."""
@@ -53,6 +55,7 @@ def _check(mu1, sigma1, mu2, sigma2):
     return mu1, sigma1, mu2, sigma2
 
 
+@on_one_blas_thread
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Equation (1) from the two Gaussians' parameters."""
     mu1, sigma1, mu2, sigma2 = _check(mu1, sigma1, mu2, sigma2)
@@ -62,6 +65,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * cross)
 
 
+@on_one_blas_thread
 def frechet_distance_to_features(features: np.ndarray, mu2, sigma2) -> float:
     """Equation (1) between the Gaussian fitted to `features` (N×d) and (mu2, sigma2), via (2)
     when N ≤ d, else via (1)."""
@@ -82,6 +86,7 @@ def frechet_distance_to_features(features: np.ndarray, mu2, sigma2) -> float:
     return float(diff @ diff + trace1 + np.trace(sigma2) - 2.0 * cross)
 
 
+@on_one_blas_thread
 def frechet_distance_between_features(x: np.ndarray, y: np.ndarray) -> float:
     """Equation (1) between the Gaussians fitted to samples `x` (N×d) and `y` (M×d), via (3)
     when both are smaller than d, else via (2) or (1)."""

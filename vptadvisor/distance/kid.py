@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vptadvisor.blas import on_one_blas_thread
+
 _GRAM_LIMIT = 6000
 
 
@@ -34,6 +36,7 @@ def _indicators(rng: np.random.Generator, n: int, m: int, count: int) -> np.ndar
     return ind
 
 
+@on_one_blas_thread
 def kernel_inception_distance(
     x: np.ndarray, y: np.ndarray, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float, int]:

@@ -34,7 +34,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 Progress = Callable[[int, int], None]  # (done, total)
 
 
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = 16  # on CPU as fast per image as 32 (13-15 img/s here), with less memory
 
 # The spatial taps analyze records beside pool3 (the probe reads them; see docs/probe.md).
 DEFAULT_TAPS: tuple[Tap, ...] = ()
@@ -94,6 +94,26 @@ class _DecodeDataset:
         except BadImage as bad:
             return i, None, None, bad.kind, bad.reason
         return i, to_inception_input(rgb, self.preprocessing), info, None, None
+
+
+def _release_freed_memory() -> None:
+    """Give freed heap memory back to the OS (glibc only; elsewhere a no-op).
+
+    Decoding images of many sizes fragments glibc's heap: without this the main process grew by
+    about 0.4 MB per image (dtd-10: +500 MB over 1,200 images); with it, memory stays flat."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 
 def _collate(items):
@@ -235,6 +255,8 @@ class InceptionExtractor:
                         if self.cache is not None:
                             self.cache.put(keys[i], feats[i], info)
                 done += len(items)
+                del items, good
+                _release_freed_memory()
                 if progress:
                     progress(done, n)
         return self.device

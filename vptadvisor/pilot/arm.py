@@ -24,7 +24,7 @@ from vptadvisor.pilot.memory import PeakMemory
 
 SAFETY = 0.02  # fraction of a share kept free for jitter
 MAX_EVALS, EVAL_SHARE = 6, 0.15
-CALIBRATION_ROWS = 8  # images per process timed to plan the arm
+SEARCH_CAP = 0.75  # largest share of an arm's time the learning-rate search may take (K = 2 plans ~70 %)
 
 
 class PilotInterrupted(Exception):
@@ -35,7 +35,7 @@ def new_arm_state(arm: str, share: float | None) -> dict:
     return {
         "name": arm, "phase": "new", "share": share, "used": 0.0, "plan": None, "t_step": None,
         "t_eval": None, "candidates": [], "rung": 0, "queue": [], "winner": None, "progress": 0.0,
-        "evals": [], "final_start": 0.0, "best": None, "truncated": False, "notes": [], "final_reason": None,
+        "evals": [], "final_start": 0.0, "final_evals": None, "best": None, "truncated": False, "notes": [], "final_reason": None,
         "time": {"calibration": 0.0, "search": 0.0, "train": 0.0, "eval": 0.0, "checkpoint": 0.0},
         "train_images": 0, "train_seconds": 0.0, "eval_images": 0, "eval_seconds": 0.0,
         "peak_memory_bytes": 0, "baseline_bytes": 0, "memory_method": None,
@@ -58,6 +58,7 @@ class ArmRunner:
         self.last_ckpt = time.perf_counter()
         self.best_full_state: dict | None = None
         self.live: Live | None = None
+        self.first_live: Live | None = None  # candidate 0 after its timed first step (budget mode)
         self._obsolete: list[str] = []  # files to delete once state.json no longer names them
 
     # -- clock (rank 0's clock decides; the others follow through Dist.from_main)
@@ -95,34 +96,31 @@ class ArmRunner:
 
     # -- phases
     def _start(self) -> None:
+        """Plan the arm. With a budget, the plan needs the step time: the first step of the first
+        candidate is timed before its optimizer update (the gradients do not depend on the learning
+        rate, and every candidate starts from the same initial state), so calibration costs nothing;
+        evaluation time is estimated from that step's forward pass."""
         st, ctx = self.st, self.ctx
         st["trainable_params"], st["total_params"] = self.engine.parameter_counts()
-        n_evals = self.n_evals
-        total = self.steps
+        n_evals, total, first = self.n_evals, self.steps, None
         if self.budgeted:
-            # calibration: forward/backward on a few images (twice: the first call is not timed) and
-            # one evaluation batch, all discarded
             t = time.perf_counter()
-            live = self.engine.build((self.base_lrs or [0.0])[0])
-            rows = min(ctx.local_batch, CALIBRATION_ROWS)
-            self.engine.step(live, 0, 0.0, apply=False, rows=rows)  # first call: one-off allocations
+            live = self.engine.build(0.0)
             t1 = time.perf_counter()
-            self.engine.step(live, 0, 0.0, apply=False, rows=rows)
+            loss, reason, interrupted, t_fwd = self.engine.forward_backward(live, 0)
             t2 = time.perf_counter()
             n_val = int(ctx.bank.val_y.numel())
-            shown = min(n_val, ctx.global_batch)  # a full evaluation batch: its time scales well
-            self.engine.predict(live, limit=shown)
-            t3 = time.perf_counter()
-            del live
-            t_step, t_eval = ctx.dist.from_main([(t2 - t1) * ctx.local_batch / rows, (t3 - t2) * n_val / shown])
+            per_process = math.ceil(n_val / ctx.dist.world)
+            t_step, t_eval = ctx.dist.from_main([t2 - t1, t_fwd * per_process / ctx.local_batch])
             st["t_step"], st["t_eval"] = t_step, t_eval
             self._timed("calibration", t)
-            avail = self.left()
+            avail = self.left() + t_step  # this step is already paid for
             n_evals = int(max(1, min(MAX_EVALS, EVAL_SHARE * avail // max(t_eval, 1e-9))))
             fit = int(max(1, (avail - n_evals * t_eval) // max(t_step, 1e-9)))
             total = fit if total is None else min(total, fit)
             if avail < t_step + t_eval:
                 st["notes"].append(f"share of {st['share']:.0f}s is too short for one step plus one evaluation")
+            first = (live, loss, reason, interrupted, t2 - t1)
         plan = plan_arm(self.arm, total or 1, n_evals, self.base_lrs)
         st["plan"] = plan.to_dict()
         st["candidates"] = [
@@ -134,19 +132,47 @@ class ArmRunner:
         st["phase"] = "search" if plan.rungs else "final"
         st["winner"] = None if plan.rungs else 0
         self.say(f"{self.arm}: {len(plan.base_lrs)} lr candidates, rungs {plan.rungs}, horizon {plan.horizon} steps")
+        if first is not None:
+            self._finish_first_step(*first)
         self._checkpoint()
 
+    def _finish_first_step(self, live: Live, loss: float, reason: str | None, interrupted: bool, dt: float) -> None:
+        """Apply the timed first step as step 0 of candidate 0 (see _start)."""
+        st, plan = self.st, self.plan
+        cand = st["candidates"][0]
+        if interrupted:
+            self.engine.apply(live, None)
+            self._checkpoint()
+            raise PilotInterrupted()
+        if reason is not None:
+            self.engine.apply(live, None)
+            cand["status"], cand["reason"] = "diverged", f"step 0: {reason}"
+            if st["phase"] == "search":
+                st["queue"].remove(0)
+            return
+        self.engine.apply(live, lr_at(cand["base_lr"], self.ctx.global_batch, 0, plan.warmup, 0.0))
+        self._record_step(cand, loss, dt)
+        if st["phase"] == "final":
+            st["progress"] = 1.0 / max(1, plan.horizon)
+        self.first_live = live
+
     def _search(self) -> None:
+        """Successive halving. Candidates of a rung train one after the other on the same batches and
+        are compared on the steps they all trained (the common prefix of the rung), so a rung cut
+        short by the clock stays fair: with a budget the search may use at most SEARCH_CAP of the
+        share, and a slower machine than calibrated shrinks the rung for the candidates still to go."""
         st, plan = self.st, self.plan
         cands = st["candidates"]
         while st["phase"] == "search":
             j = st["rung"]
-            target, prev = plan.rungs[j], (plan.rungs[j - 1] if j else 0)
+            prev = plan.rungs[j - 1] if j else 0
+            st.setdefault("rung_target", plan.rungs[j])
             out_of_time = False
             for k in list(st["queue"]):
                 cand = cands[k]
+                target = self._rung_target(cand, prev)
                 live = self._restore(cand)
-                self.say(f"{self.arm}: rung {j + 1}/{len(plan.rungs)}, lr {cand['lr']:.3g}")
+                self.say(f"{self.arm}: rung {j + 1}/{len(plan.rungs)}, lr {cand['lr']:.3g}, to step {target}")
                 outcome = self._train(live, cand, until=target)
                 if outcome == "diverged":
                     self._forget(cand)
@@ -162,24 +188,24 @@ class ArmRunner:
             if not alive:
                 st["phase"], st["final_reason"] = "failed", "every learning-rate candidate diverged"
                 return
-            if out_of_time:
-                st["truncated"] = True
-                most = max(c["steps"] for c in alive)
-                alive = [c for c in alive if c["steps"] == most]
-                lo = prev if most > prev else 0
+            ran = [c for c in alive if c["steps"] > prev]  # those that trained in this rung
+            if not ran:  # the share ran out before anyone trained in this rung: the previous ranking stands
+                ran, hi, lo = alive, prev, (plan.rungs[j - 2] if j > 1 else 0)
             else:
-                lo = prev
-            for c in alive:
-                c["scores"].append(float(np.mean(c["losses"][lo:])) if len(c["losses"]) > lo else math.inf)
-            ranked = sorted(alive, key=lambda c: (c["scores"][-1], c["base_lr"]))
+                hi, lo = min(c["steps"] for c in ran), prev
+            for c in ran:
+                c["scores"].append(float(np.mean(c["losses"][lo:hi])) if hi > lo else math.inf)
+            ranked = sorted(ran, key=lambda c: (c["scores"][-1], c["base_lr"]))
             last = out_of_time or j + 1 >= len(plan.rungs)
+            st["truncated"] = st["truncated"] or out_of_time
             keep = ranked[:1] if last else ranked[: max(1, math.ceil(len(ranked) / 2))]
             for c in cands:
                 if c["status"] == "alive" and c not in keep:
                     c["status"] = "dropped"
-                    if c["steps"] < target:
-                        c["reason"] = "the arm's share ran out before this candidate finished its rung"
+                    if c not in ran:
+                        c["reason"] = "the arm's share ran out before this candidate trained in the rung"
                     self._forget(c)
+            st.pop("rung_target", None)
             if last:
                 st["winner"], st["phase"] = keep[0]["index"], "final"
                 keep[0]["status"] = "winner"
@@ -188,8 +214,33 @@ class ArmRunner:
                 st["rung"], st["queue"] = j + 1, [c["index"] for c in keep]
             self._checkpoint()
 
+    def _rung_target(self, cand: dict, prev: int) -> int:
+        """The current rung's target step for `cand`: the plan's, lowered (never raised) when the
+        candidates still to train in this rung would take the search past SEARCH_CAP of the share."""
+        st = self.st
+        target = int(st["rung_target"])
+        if self.budgeted:
+            values = [float(target)]
+            if self.ctx.dist.main and st["t_step"]:
+                left = SEARCH_CAP * st["share"] - self.used()
+                allowed = math.floor(left / (len(st["queue"]) * st["t_step"]))
+                values = [float(max(prev + 1, min(target, cand["steps"] + allowed)))]
+            new = int(self.ctx.dist.from_main(values)[0])
+            if new < target:
+                st["notes"].append(f"rung {st['rung'] + 1} shortened from step {target} to {new}: "
+                                   "the machine ran slower than calibrated")
+                st["rung_target"] = target = new
+        return target
+
     def _final(self) -> None:
         st, plan = self.st, self.plan
+        if st.get("final_evals") is None:
+            # with a budget, as many evaluations as fit in EVAL_SHARE of the time left now (the
+            # search may have run longer than planned): time saved on evaluations goes to training
+            n = plan.n_evals
+            if self.budgeted and self.ctx.dist.main and st["t_eval"]:
+                n = int(max(1, min(plan.n_evals, EVAL_SHARE * max(0.0, self.left()) // st["t_eval"])))
+            st["final_evals"] = int(self.ctx.dist.from_main([float(n)])[0])
         cand = st["candidates"][st["winner"]]
         cand["status"] = "winner"
         live = self._restore(cand)
@@ -205,6 +256,9 @@ class ArmRunner:
 
     # -- pieces
     def _restore(self, cand: dict) -> Live:
+        if self.first_live is not None and cand["index"] == 0:  # still in memory after the timed first step
+            live, self.first_live = self.first_live, None
+            return live
         state = self.ctx.run.load_tensors(cand["file"]) if cand["file"] else None
         return self.engine.build(cand["base_lr"], state)
 
@@ -245,7 +299,7 @@ class ArmRunner:
                 by_plan = (plan.horizon if final else until) - cand["steps"]
             if self.budgeted:
                 t_step, t_eval = st["t_step"] or 0.0, st["t_eval"] or 0.0
-                evals_left = max(1, plan.n_evals - len(st["evals"])) if final else 1
+                evals_left = max(1, st["final_evals"] - len(st["evals"])) if final else 1
                 time_left = self.left() - evals_left * t_eval
                 # round, not floor: a last step that half fits is taken (the 2 % safety absorbs it)
                 by_time = math.floor(time_left / t_step + 0.5) if t_step > 0 else math.inf
@@ -279,21 +333,25 @@ class ArmRunner:
                 self.say(f"{self.arm}: lr {cand['lr']:.3g} diverged ({reason})")
                 return "diverged"
             self._timed(key, t)
-            cand["losses"].append(loss)
-            cand["steps"] = step + 1
-            st["steps_by_session"][self.session] = st["steps_by_session"].get(self.session, 0) + 1
-            st["train_images"] += ctx.global_batch
-            st["train_seconds"] += dt
-            st["t_step"] = dt if st["t_step"] is None else 0.7 * st["t_step"] + 0.3 * dt
+            self._record_step(cand, loss, dt)
             if final:
                 st["progress"] = min(1.0, progress + (1.0 - progress) / max(1.0, left))
                 start = st["final_start"]
-                due = start + (1.0 - start) * (len(st["evals"]) + 1) / plan.n_evals
-                if st["progress"] + 1e-9 >= due and len(st["evals"]) + 1 < plan.n_evals:
+                due = start + (1.0 - start) * (len(st["evals"]) + 1) / st["final_evals"]
+                if st["progress"] + 1e-9 >= due and len(st["evals"]) + 1 < st["final_evals"]:
                     self._evaluate(live, cand)
             if time.perf_counter() - self.last_ckpt >= ctx.checkpoint_every:
                 self._save_candidate(live, cand)
                 self._checkpoint()
+
+    def _record_step(self, cand: dict, loss: float, dt: float) -> None:
+        st = self.st
+        cand["losses"].append(loss)
+        cand["steps"] += 1
+        st["steps_by_session"][self.session] = st["steps_by_session"].get(self.session, 0) + 1
+        st["train_images"] += self.ctx.global_batch
+        st["train_seconds"] += dt
+        st["t_step"] = dt if st["t_step"] is None else 0.7 * st["t_step"] + 0.3 * dt
 
     def _evaluate(self, live: Live, cand: dict) -> None:
         st = self.st

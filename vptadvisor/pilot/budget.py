@@ -47,15 +47,6 @@ def parse_budget(text: str) -> float:
     return seconds
 
 
-def format_seconds(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.2f}h"
-
-
 def family(arm: str) -> str:
     return "ft" if arm == "ft" else "vpt"
 

@@ -61,12 +61,5 @@ class RunDir:
         if name:
             (self.ckpt / name).unlink(missing_ok=True)
 
-    def prune(self, keep: set[str]) -> None:
-        """Delete tensor files that state.json no longer names."""
-        if self.ckpt.is_dir():
-            for f in self.ckpt.glob("*.pt"):
-                if f.name not in keep:
-                    f.unlink(missing_ok=True)
-
     def drop_checkpoints(self) -> None:
         shutil.rmtree(self.ckpt, ignore_errors=True)

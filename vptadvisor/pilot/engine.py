@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -136,27 +137,26 @@ class ArmEngine:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.ctx.device.type, dtype=self.ctx.amp_dtype)
 
-    def step(self, live: Live, step: int, lr: float, apply: bool = True,
-             rows: int | None = None) -> tuple[float, str | None, bool]:
-        """Train on global batch `step` (only its first `rows` per process when given: calibration).
-        Returns (mean loss over all processes, divergence reason or None, whether any process was
-        interrupted)."""
+    def forward_backward(self, live: Live, step: int) -> tuple[float, str | None, bool, float]:
+        """Gradients of global batch `step` (this process's rows). Returns (mean loss over all
+        processes, divergence reason or None, whether any process was interrupted, seconds this
+        process spent in the forward pass)."""
         ctx = self.ctx
-        for group in live.opt.param_groups:
-            group["lr"] = lr
         offset = ctx.dist.rank * ctx.local_batch
-        local = ctx.local_batch if rows is None else min(rows, ctx.local_batch)
-        x, y = ctx.bank.train_batch(step, ctx.global_batch, offset, local)
+        x, y = ctx.bank.train_batch(step, ctx.global_batch, offset, ctx.local_batch)
         x, y = x.to(ctx.device, non_blocking=True), y.to(ctx.device, non_blocking=True)
         live.model.set_dropout_masks(ctx.seed * 1_000_003 + step, offset, ctx.global_batch)
         live.wrapped.train()
+        t = time.perf_counter()
         with self._autocast():
             logits = live.wrapped(x)
         loss = F.cross_entropy(logits.float(), y)
+        t_forward = time.perf_counter() - t
         live.opt.zero_grad(set_to_none=True)
         (live.scaler.scale(loss) if live.scaler is not None else loss).backward()
         flag = 1.0 if ctx.interrupted() else 0.0
-        stats = ctx.dist.sum_(torch.tensor([float(loss.detach()) * local, float(local), flag], dtype=torch.float64))
+        stats = ctx.dist.sum_(torch.tensor([float(loss.detach()) * ctx.local_batch, float(ctx.local_batch), flag],
+                                           dtype=torch.float64))
         mean_loss = float(stats[0] / stats[1])
         interrupted = bool(stats[2] > 0)  # then the step is not applied: the checkpoint is the state before it
         reason = None
@@ -164,14 +164,25 @@ class ArmEngine:
             reason = "loss is not finite"
         elif mean_loss > self.explode_limit:
             reason = f"loss {mean_loss:.3g} exceeded {self.explode_limit:.3g} (exploding)"
-        if reason is None and apply and not interrupted:
+        return mean_loss, reason, interrupted, t_forward
+
+    def apply(self, live: Live, lr: float | None) -> None:
+        """Take the optimizer step with learning rate `lr` (None: discard the gradients)."""
+        if lr is not None:
+            for group in live.opt.param_groups:
+                group["lr"] = lr
             if live.scaler is not None:
                 live.scaler.step(live.opt)
                 live.scaler.update()
             else:
                 live.opt.step()
         live.opt.zero_grad(set_to_none=True)
-        return mean_loss, reason, interrupted
+
+    def step(self, live: Live, step: int, lr: float) -> tuple[float, str | None, bool]:
+        """Train on global batch `step`; a diverging or interrupted step is not applied."""
+        loss, reason, interrupted, _ = self.forward_backward(live, step)
+        self.apply(live, lr if reason is None and not interrupted else None)
+        return loss, reason, interrupted
 
     @torch.inference_mode()
     def predict(self, live: Live, limit: int | None = None) -> np.ndarray:

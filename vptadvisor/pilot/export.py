@@ -9,6 +9,7 @@ with ``--save-backbone`` (it is the size of the backbone).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[
     data = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(data, str(tmp), metadata={"vptadvisor": json.dumps(meta, sort_keys=True)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # an ordinary file, like the other results
     return path
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import torch
 
@@ -80,7 +79,3 @@ def finish(run: RunDir, state: dict, opts, info: BackboneInfo, split: Split, ban
     d.barrier()
     return result
 
-
-def result_from_json(path: str | Path) -> dict:
-    """A finished run's result.json as a dict."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))

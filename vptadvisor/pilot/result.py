@@ -114,6 +114,16 @@ class PilotResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "PilotResult":
+        """Rebuild the dataclasses from a result.json mapping."""
+        d = dict(data)
+        d["arms"] = {name: ArmResult(**{**a, "candidates": [Candidate(**c) for c in a["candidates"]]})
+                     for name, a in d["arms"].items()}
+        d["difference"] = Difference(**d["difference"]) if d.get("difference") else None
+        d["verdict"] = Verdict(**d["verdict"]) if d.get("verdict") else None
+        return cls(**d)
+
 
 def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)

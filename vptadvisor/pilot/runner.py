@@ -88,11 +88,6 @@ def _install_signals() -> tuple[threading.Event, Callable[[], None]]:
     return flag, lambda: [signal.signal(s, h) for s, h in previous.items()]
 
 
-def _share_text(d: Dist, text: str) -> str:
-    """Rank 0's string on every rank."""
-    return d.gather_text(text)[0] if d.enabled else text
-
-
 def _load_images(d: Dist, root: Path, split: Split, size: int, workers: int) -> tuple[Split, torch.Tensor, torch.Tensor]:
     """Decode train + val images (rows i::world on rank i, then gathered) and drop unreadable files."""
     items = split.train + split.val
@@ -213,7 +208,8 @@ def run_pilot(
     else:
         path = str(Path("runs").absolute() / datetime.now().strftime("pilot-%Y%m%d-%H%M%S"))
     try:
-        return _run(opts, split, RunDir(_share_text(d, path)), resume is not None, dev, d, threads, prior,
+        run = RunDir(d.gather_text(path)[0])  # rank 0's directory name on every rank
+        return _run(opts, split, run, resume is not None, dev, d, threads, prior,
                     checkpoint_every, progress, t_session)
     finally:
         d.close()

@@ -159,13 +159,6 @@ class PromptedViT(nn.Module):
         return self.head(self.features(x) / self.readout_scale)
 
 
-def count_parameters(model: PromptedViT) -> tuple[int, int]:
-    """(trainable, total) parameter counts, the head and prompts included."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    return trainable, total
-
-
 @torch.no_grad()
 def measure_readout_scale(backbone: nn.Module, x: torch.Tensor) -> float:
     """Root-mean-square per dimension of the frozen backbone's class-token readout on images `x`."""

@@ -98,8 +98,9 @@ def fit_model(rows: list[FitRow], config: EpisodeConfig, provenance: dict) -> Pr
                       "families": sorted({r.family for r in rows}), "l2": L2, **provenance},
         "leave_one_family_out": leave_one_family_out(rows),
     }
-    digest = hashlib.sha256(json.dumps([[r.task, r.subset, design_row(r.signals, r.episode_classes)] for r in rows],
-                                       sort_keys=True).encode()).hexdigest()[:10]
+    # the digest rounds the inputs to 6 significant digits, so BLAS-level float noise does not change it
+    digest = hashlib.sha256(json.dumps([[r.task, r.subset, [float(f"{v:.6g}") for v in design_row(r.signals, r.episode_classes)]]
+                                        for r in rows], sort_keys=True).encode()).hexdigest()[:10]
     return ProbeModel(f"{PROBE_VERSION}+{digest}", sig(b[0]), sig(b[1]), sig(b[2]), config.to_dict(), meta)
 
 

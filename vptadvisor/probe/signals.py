@@ -31,6 +31,7 @@ import numpy as np
 
 from vptadvisor.errors import MeasureError
 from vptadvisor.probe import metrics as M
+from vptadvisor.blas import single_thread_blas
 
 POOL = "pool3"
 R2_FLOOR = 0.05  # ratios of R² use at least this denominator
@@ -124,7 +125,8 @@ def measure(features: dict[str, np.ndarray], labels: Sequence, seed: int = 0,
         raise MeasureError("Some pool3 features are not finite; re-extract the features.")
     y, classes, notes = encode_labels(labels, config.min_per_class)
     rng = np.random.default_rng(seed)
-    rows = [episode_signals(pool[idx], ye, config.neighbours) for idx, ye in episodes(y, len(classes), config, rng)]
+    with single_thread_blas():
+        rows = [episode_signals(pool[idx], ye, config.neighbours) for idx, ye in episodes(y, len(classes), config, rng)]
     keys = sorted({k for r in rows for k in r})
     signals = {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
     notes["spread"] = {k: float(np.std([r[k] for r in rows if k in r])) for k in keys}

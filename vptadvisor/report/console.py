@@ -95,6 +95,8 @@ def render_verdict(result: AnalyzeResult, console: Console) -> None:
     inputs = v.inputs
     table.add_row("inputs", f"FID {inputs['fid']:.1f}; P(high objective disparity) {obj.p_high_disparity:.2f} "
                   f"({obj.source}); {inputs['n_train']} training images ({v.n_train_source})")
+    if obj.note:
+        table.add_row("objective", obj.note)
     pushes = ", ".join(f"{k} {val:+.1f}" for k, val in v.contributions.items())
     table.add_row("why", f"margin {v.reference_margin:+.1f} for a typical task, then {pushes} points")
     nearest = "; ".join(f"{t['task']} ({t['n_train']} imgs: {t['winner']}, {t['margin']:+.1f})" for t in v.nearest_tasks)

@@ -179,7 +179,7 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
                for m, c, lab in WINNER_STYLE.values()]
     handles += [
         Line2D([], [], marker="*", ls="", color="#ffd92f", markeredgecolor=USER_COLOUR, markersize=15,
-               label=f"your dataset (±2 sd of FID)" if fid_sd > 0 else "your dataset"),
+               label="your dataset (±2 sd of FID)" if fid_sd > 0 else "your dataset"),
         Line2D([], [], color="black", lw=1.8, label="boundary: P(VPT better) = 0.5"),
         Line2D([], [], color="black", lw=1.0, ls="--", label=f"verdict thresholds {lo_t:g} / {hi_t:g}"),
         Patch(color=ZONE_COLOURS[3], label=f"VPT (P >= {hi_t:g})"),

@@ -53,7 +53,7 @@ def _inputs_section(doc: Document, result: AnalyzeResult) -> None:
         ["dataset", f"{ds.path} ({ds.layout} layout)"],
         ["images", f"{ds.n_images:,} readable of {ds.n_files:,} listed, {len(ds.skipped)} skipped, {ds.n_classes} classes"],
         ["training images (rule input)", f"{int(inputs['n_train']):,} ({v.n_train_source})"],
-        ["task objective (rule input)", f"P(high disparity) = {obj.p_high_disparity:.2f} ({obj.source})"],
+        ["task objective (rule input)", f"P(high disparity) = {obj.p_high_disparity:.2f} ({obj.note or obj.source})"],
         ["FID (rule input)", f"{inputs['fid']:.1f} ± {inputs.get('fid_sd') or 0:.1f} on the study's "
                              f"{matched.get('n_standard', 0):,}-image scale ({matched.get('method', '?')})"],
         ["FID as measured", f"{dist.fid:.2f} ({dist.n_images:,} images against {dist.n_reference:,} reference images)"],

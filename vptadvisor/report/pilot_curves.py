@@ -1,4 +1,5 @@
-"""Learning curves of a pilot run, drawn from its result.json (a dict), for the report (PNG bytes).
+"""Learning curves of a pilot run, drawn from its result.json (a dict): the run directory's
+curves.png and the report's figure are both this picture (PNG bytes).
 
 Reads only the documented fields (`arms` {name: {curve, val_accuracy, val_accuracy_interval, lr,
 share_seconds, best_step}}, `difference`, `split`), so a result.json from disk is enough: no torch.
@@ -33,6 +34,9 @@ def pilot_curves_png(pilot: dict) -> bytes:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, arm in (pilot.get("arms") or {}).items():
         colour = COLOURS.get(name)
+        for cand in arm.get("candidates") or []:  # the learning-rate search: dropped rates thin and dashed
+            if cand.get("status") != "winner" and cand.get("losses"):
+                ax_loss.plot(range(len(cand["losses"])), cand["losses"], color=colour, ls="--", lw=0.8, alpha=0.5)
         curve = arm.get("curve") or {}
         train = curve.get("train") or []
         if train:
@@ -58,8 +62,12 @@ def pilot_curves_png(pilot: dict) -> bytes:
             ax_acc.axvline(arm["share_seconds"], color=colour, ls=":", lw=1)
     if n_classes:
         ax_acc.axhline(1.0 / n_classes, color="grey", ls="--", lw=1, label=f"chance ({1.0 / n_classes:.2f})")
-    ax_loss.set_xlabel("training step (winning learning rate)")
-    ax_loss.set_ylabel("training loss")
+    ax_loss.set_xlabel("training step (dashed: learning rates the search dropped)")
+    ax_loss.set_ylabel("training loss (before the update)")
+    every = [v for arm in (pilot.get("arms") or {}).values() for c in arm.get("candidates") or []
+             for v in c.get("losses") or [] if v > 0]
+    if every and max(every) / min(every) > 20:  # a dropped rate's huge losses: log scale keeps the rest readable
+        ax_loss.set_yscale("log")
     ax_loss.set_title("Training loss (light: per step, dark: smoothed)", fontsize=10)
     ax_acc.set_xlabel("seconds into the arm (dotted: the arm's share of the budget)")
     ax_acc.set_ylabel("validation accuracy")

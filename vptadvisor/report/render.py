@@ -146,11 +146,10 @@ def write_document(doc: Document, path: str | Path, images: str = "embed") -> Pa
     if kind == "html":
         write_text(path, to_html(doc))
         return path
-    link = None
-    if images == "files":
-        def link(fig: Figure) -> str:
-            name = f"{path.stem}.{fig.name}.png"
-            write_bytes(path.parent / name, fig.png)
-            return name
-    write_text(path, to_markdown(doc, link))
+    def beside(fig: Figure) -> str:
+        name = f"{path.stem}.{fig.name}.png"
+        write_bytes(path.parent / name, fig.png)
+        return name
+
+    write_text(path, to_markdown(doc, beside if images == "files" else None))
     return path
