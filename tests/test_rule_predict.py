@@ -130,7 +130,7 @@ def test_load_rule_errors(tmp_path):
     with pytest.raises(UsageError, match="not found"):
         load_rule(tmp_path / "nope.json")
     (tmp_path / "bad.json").write_text("{", encoding="utf-8")
-    with pytest.raises(UsageError, match="not valid JSON"):
+    with pytest.raises(UsageError, match="Cannot read the rule file"):
         load_rule(tmp_path / "bad.json")
     (tmp_path / "old.json").write_text('{"format": "other"}', encoding="utf-8")
     with pytest.raises(UsageError, match="format"):

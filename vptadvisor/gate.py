@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vptadvisor.errors import GateFailed, UsageError
+from vptadvisor.jsonfile import read_json
 from vptadvisor.results import AnalyzeResult, ObjectiveResult, VerdictResult
 
 CHOICE_NAME = {"vpt": "VPT", "ft": "FT", "uncertain": "too close to call"}
@@ -162,12 +163,7 @@ def load_pilot_result(path: str | os.PathLike) -> dict:
     p = Path(path).expanduser()
     if p.is_dir():
         p = p / "result.json"
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"No pilot result at {p}: pass a finished pilot run directory or its result.json.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"Cannot read the pilot result {p} ({exc}): pass a finished run's result.json.") from None
+    doc = read_json(p, what="pilot result", hint="pass a finished pilot run directory or its result.json")
     if not isinstance(doc, dict) or "arms" not in doc:
         raise UsageError(f"{p} is not a pilot result (no 'arms'): pass a finished pilot run's result.json.")
     return doc

@@ -37,23 +37,30 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: f
     draw.polygon(pts, fill=color)
 
 
+def _free_spot(rng: np.random.Generator, placed: list, size: int) -> tuple[float, float, float] | None:
+    """A random radius and a centre that keeps 3 px clear of the objects already `placed` (None if crowded)."""
+    r = rng.uniform(0.06, 0.11) * size
+    for _ in range(200):
+        cx, cy = rng.uniform(r + 2, size - r - 2, size=2)
+        if all((cx - x) ** 2 + (cy - y) ** 2 > (r + rr + 3) ** 2 for x, y, rr in placed):
+            return float(cx), float(cy), float(r)
+    return None
+
+
 def render_scene(rng: np.random.Generator, n_objects: int, size: int = 128) -> Image.Image:
     """A size x size RGB image with `n_objects` non-overlapping shapes."""
     img = _background(rng, size)
     draw = ImageDraw.Draw(img)
     placed: list[tuple[float, float, float]] = []
     while len(placed) < n_objects:
-        r = rng.uniform(0.06, 0.11) * size
-        for _ in range(200):
-            cx, cy = rng.uniform(r + 2, size - r - 2, size=2)
-            if all((cx - x) ** 2 + (cy - y) ** 2 > (r + rr + 3) ** 2 for x, y, rr in placed):
-                break
-        else:
+        spot = _free_spot(rng, placed, size)
+        if spot is None:
             placed.clear()  # crowded: start the scene over
             img = _background(rng, size)
             draw = ImageDraw.Draw(img)
             continue
-        placed.append((cx, cy, r))
+        cx, cy, r = spot
+        placed.append(spot)
         color = tuple(int(c) for c in rng.integers(0, 256, size=3))
         draw_shape(draw, SHAPES[int(rng.integers(len(SHAPES)))], cx, cy, r, color, angle=float(rng.uniform(0, np.pi)))
     return img
@@ -79,14 +86,11 @@ def render_shape_scene(rng: np.random.Generator, n_objects: int, shape: str, siz
         draw = ImageDraw.Draw(img)
         placed: list[tuple[float, float, float]] = []
         for _ in range(n_objects):
-            r = rng.uniform(0.06, 0.11) * size
-            for _ in range(200):
-                cx, cy = rng.uniform(r + 2, size - r - 2, size=2)
-                if all((cx - x) ** 2 + (cy - y) ** 2 > (r + rr + 3) ** 2 for x, y, rr in placed):
-                    break
-            else:
+            spot = _free_spot(rng, placed, size)
+            if spot is None:
                 break  # crowded: start the scene over
-            placed.append((cx, cy, r))
+            cx, cy, r = spot
+            placed.append(spot)
             color = tuple(int(c) for c in rng.integers(0, 256, size=3))
             draw_shape(draw, shape, cx, cy, r, color, angle=float(rng.uniform(0, np.pi)))
         if len(placed) == n_objects:

@@ -17,7 +17,6 @@ points and is divided by 100; its mixture distribution enters by its mean and sd
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from scipy import stats as sps
 
 from vptadvisor.errors import UsageError
+from vptadvisor.jsonfile import read_json
 
 Z95 = 1.959963984540054
 
@@ -154,12 +154,7 @@ def prior_from_verdict(verdict: Any, source: str = "rule") -> Prior:
 def load_prior(path: str | Path) -> Prior:
     """The prior in an analyze JSON file (`vptadvisor analyze --format json`): its `verdict`."""
     path = Path(path).expanduser()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"Analysis file {path} does not exist: pass the JSON of `vptadvisor analyze --format json`.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"Cannot read analysis file {path} ({exc}); pass analyze's JSON output.") from None
+    data = read_json(path, what="analysis file", hint="pass the JSON of `vptadvisor analyze --format json`")
     verdict = data.get("verdict") if isinstance(data, dict) else None
     if not isinstance(verdict, dict):
         raise UsageError(f"{path} has no 'verdict' object: pass the JSON of `vptadvisor analyze --format json`.")

@@ -15,7 +15,6 @@ mean). ``fid`` must already be on the study's scale (see docs/rule.md, "Same sca
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from vptadvisor.errors import UsageError
+from vptadvisor.jsonfile import read_json
 from vptadvisor.rule.fit import RULE_FORMAT, default_rule_path
 from vptadvisor.rule.model import FID_CENTER, FID_SCALE, N_CENTER, Fit, encode
 
@@ -256,8 +256,5 @@ def load_rule(path: str | Path | None = None) -> Rule:
     p = Path(path) if path is not None else default_rule_path()
     if not p.is_file():
         raise UsageError(f"rule file {p} not found: run `vptadvisor study fit` or reinstall vptadvisor.")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"rule file {p} is not valid JSON ({exc.msg}): refit with `vptadvisor study fit`.") from None
+    doc = read_json(p, what="rule file", hint="refit it with `vptadvisor study fit`")
     return Rule(doc)
