@@ -102,3 +102,33 @@ def test_prior_from_the_real_rule_prediction():
     p = prior_from_verdict(pred, "rule")
     assert p.margin == pytest.approx(pred.margin / 100) and p.margin_sd == pytest.approx(pred.margin_sd / 100)
     assert p.choice == pred.choice
+
+
+def test_combined_verdict_uses_the_rules_thresholds_and_says_when_it_is_too_close():
+    from vptadvisor.pilot.stats import FT_IF_P_AT_MOST, VPT_IF_P_AT_LEAST, confirmation
+    from vptadvisor.rule import load_rule
+
+    decision = load_rule().decision
+    assert (VPT_IF_P_AT_LEAST, FT_IF_P_AT_MOST) == (decision["vpt_if_p_at_least"], decision["ft_if_p_at_most"])
+    prior = Prior(choice="vpt", p_vpt=0.78, margin=0.05, margin_sd=0.065, source="t", units_read_as="points")
+    # the dtd-10 pilot: a measured tie pulls a VPT call to a coin flip, which must not "confirm" it
+    tie = combine(prior, -0.008, 0.030)
+    assert 0.3 < tie["p_vpt"] < 0.7 and tie["choice"] == "uncertain" and tie["confirms_rule"] is False
+    assert confirmation(tie["confirms_rule"], tie["choice"]) == "leaves too close to call"
+    sure = combine(prior, 0.06, 0.02)
+    assert sure["choice"] == "vpt" and sure["confirms_rule"] is True and confirmation(True, "vpt") == "confirms"
+    flipped = combine(prior, -0.08, 0.02)
+    assert flipped["choice"] == "ft" and confirmation(flipped["confirms_rule"], "ft") == "overturns"
+
+
+def test_prior_remembers_the_backbone_the_rule_was_asked_about():
+    from vptadvisor.pilot.outputs import _other_backbone
+
+    v = {"choice": "uncertain", "p_vpt": 0.6, "margin": 2.0, "margin_sd": 6.0, "inputs": {"backbone": "vit_small_patch14_dinov2"}}
+    assert prior_from_verdict(v).backbone == "vit_small_patch14_dinov2"
+    assert prior_from_verdict({"choice": "vpt", "p_vpt": 0.8, "margin": 5.0, "margin_sd": 6.0}).backbone is None
+    # no backbone given to analyze = the rule's own ViT-B/16 IN-21k, which the pilot's default names
+    assert not _other_backbone(None, "vit_base_patch16_224.augreg_in21k")
+    assert _other_backbone(None, "vit_small_patch14_dinov2")
+    assert not _other_backbone("vit_small_patch14_dinov2", "vit_small_patch14_dinov2")
+    assert _other_backbone("vit_small_patch14_dinov2", "vit_base_patch16_224.augreg_in21k")

@@ -46,6 +46,8 @@ def _mb(n: int) -> str:
 
 
 def render(result, console: Console) -> None:
+    from vptadvisor.pilot.stats import confirmation
+
     table = Table(title=f"Pilot: {Path(result.dataset).name} on {result.backbone} "
                         f"({result.split['n_train']} train / {result.split['n_val']} val images)")
     for col in ("arm", "val acc", "95% CI", "trainable", "peak mem", "img/s", "s (share)", "lr", "status"):
@@ -79,8 +81,9 @@ def render(result, console: Console) -> None:
             rule = (f"the rule made no call ({v.rule_choice}, P(VPT) {v.prior['p_vpt']:.2f}); "
                     f"combined with its prior margin {v.prior['margin']:+.3f}")
         else:
-            rule = ("confirms" if v.confirms_rule else "overturns") + f" the rule's {v.rule_choice.upper()}"
-        console.print(f"verdict: [bold]{v.choice.upper()}[/bold] (P(VPT better) = {v.p_vpt:.3f}, margin "
+            rule = f"{confirmation(v.confirms_rule, v.choice)} the rule's {v.rule_choice.upper()}"
+        choice = "TOO CLOSE TO CALL" if v.choice == "uncertain" else v.choice.upper()
+        console.print(f"verdict: [bold]{choice}[/bold] (P(VPT better) = {v.p_vpt:.3f}, margin "
                       f"{v.posterior_margin:+.3f} [{v.posterior_interval[0]:+.3f}, {v.posterior_interval[1]:+.3f}]; "
                       f"{rule})")
     for note in result.notes:

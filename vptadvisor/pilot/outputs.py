@@ -45,6 +45,16 @@ def export_arm(run: RunDir, ctx, runner, st: dict, info: BackboneInfo, opts, spl
     return name
 
 
+def _other_backbone(asked: str | None, trained: str) -> bool:
+    """Whether the rule's prediction was about another backbone than the one the pilot trained."""
+    from vptadvisor.rule import load_rule
+
+    rule = load_rule()
+    if rule.covers(asked) or rule.covers(trained):
+        return rule.covers(asked) != rule.covers(trained)
+    return asked.strip().lower() != trained.strip().lower()
+
+
 def finish(run: RunDir, state: dict, opts, info: BackboneInfo, split: Split, bank: ImageBank, prior: Prior | None,
            d: Dist, dev: torch.device, elapsed_before: float, t_session: float) -> PilotResult:
     from vptadvisor.pilot.plot import plot_curves
@@ -57,6 +67,10 @@ def finish(run: RunDir, state: dict, opts, info: BackboneInfo, split: Split, ban
     notes: list[str] = []
     if prior is not None and prior.units_read_as == "points":
         notes.append("the rule's margin was read in accuracy points and converted to a fraction")
+    if prior is not None and _other_backbone(prior.backbone, info.name):
+        asked = f"backbone {prior.backbone}" if prior.backbone else "the rule's own backbone"
+        notes.append(f"the rule's prediction was made for {asked}, this pilot trained {info.name}: "
+                     f"run analyze with --backbone {info.name} for a prior about this backbone")
     if split.subsampled_from:
         notes.append(f"dataset subsampled (stratified) from {split.subsampled_from} images")
     result = PilotResult(

@@ -76,7 +76,7 @@ class Difference:
 
 @dataclass
 class Verdict:
-    choice: str  # vpt | ft
+    choice: str  # vpt | ft | uncertain (the rule's thresholds, see stats.combine)
     p_vpt: float
     confirms_rule: bool | None
     rule_choice: str | None

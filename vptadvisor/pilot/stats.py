@@ -9,9 +9,11 @@ precision-weighted mean and variance
 
     1/s^2 = 1/s0^2 + 1/s1^2,      m = s^2 (m0/s0^2 + m1/s1^2),
 
-and p_vpt = P(margin > 0) = Phi(m / s). Choice: "vpt" when p_vpt >= 0.5, else "ft". The verdict
-confirms the rule when that choice equals the rule's choice (null when the rule made no call,
-i.e. said "uncertain", or when there is no rule prediction). The rule's margin is in accuracy
+and p_vpt = P(margin > 0) = Phi(m / s). Choice, with the rule's own thresholds (the `decision`
+block of data/rule/vpt_ft_rule.json): "vpt" when p_vpt >= 0.7, "ft" when p_vpt <= 0.3, else
+"uncertain" (too close to call). `confirms_rule` is true when that choice equals the rule's
+decisive choice, false when it does not (the pilot overturned it, or left it too close to call),
+and null when the rule made no call ("uncertain") or there is no rule prediction. The rule's margin is in accuracy
 points and is divided by 100; its mixture distribution enters by its mean and sd.
 """
 
@@ -29,6 +31,8 @@ from vptadvisor.errors import UsageError
 from vptadvisor.jsonfile import read_json
 
 Z95 = 1.959963984540054
+VPT_IF_P_AT_LEAST = 0.7  # = the rule's decision thresholds (a test checks they agree)
+FT_IF_P_AT_MOST = 0.3
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Prior:
     margin_sd: float
     source: str
     units_read_as: str  # "points" or "fraction": how the source's margin was interpreted
+    backbone: str | None = None  # the backbone the rule was asked about (None: the rule's own)
 
 
 def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -96,7 +101,7 @@ def combine(prior: Prior | None, margin: float, se: float) -> dict:
         s = math.sqrt(1.0 / (w0 + w1))
         m = s * s * (prior.margin * w0 + margin * w1)
     p_vpt = float(sps.norm.cdf(m / s))
-    choice = "vpt" if p_vpt >= 0.5 else "ft"
+    choice = "vpt" if p_vpt >= VPT_IF_P_AT_LEAST else "ft" if p_vpt <= FT_IF_P_AT_MOST else "uncertain"
     return {
         "choice": choice,
         "p_vpt": p_vpt,
@@ -109,6 +114,15 @@ def combine(prior: Prior | None, margin: float, se: float) -> dict:
         "measured": {"margin": float(margin), "se": float(se)},
         "source": "pilot" if prior is None else "pilot+rule",
     }
+
+
+def confirmation(confirms_rule: bool | None, choice: str) -> str:
+    """How the combined verdict relates to the rule's call, as a verb phrase ("confirms", ...)."""
+    if confirms_rule is None:
+        return "makes no claim about"
+    if confirms_rule:
+        return "confirms"
+    return "leaves too close to call" if choice == "uncertain" else "overturns"
 
 
 def _as_fraction(margin: float, sd: float, units: str | None, source: str) -> tuple[float, float, str]:
@@ -148,7 +162,10 @@ def prior_from_verdict(verdict: Any, source: str = "rule") -> Prior:
     if choice not in ("vpt", "ft", "uncertain") or not sd > 0 or not math.isfinite(margin):
         raise UsageError(f"{source}: the verdict needs choice vpt|ft|uncertain, a finite margin and margin_sd > 0.")
     margin, sd, units = _as_fraction(margin, sd, get("margin_units"), source)
-    return Prior(choice=choice, p_vpt=p_vpt, margin=margin, margin_sd=sd, source=source, units_read_as=units)
+    inputs = get("inputs")
+    backbone = inputs.get("backbone") if isinstance(inputs, dict) else getattr(inputs, "backbone", None)
+    return Prior(choice=choice, p_vpt=p_vpt, margin=margin, margin_sd=sd, source=source, units_read_as=units,
+                 backbone=None if backbone is None else str(backbone))
 
 
 def load_prior(path: str | Path) -> Prior:

@@ -187,6 +187,10 @@ class Rule:
                 best[r["task"]] = dict(r, distance=round(dist, 4))
         return sorted(best.values(), key=lambda r: (r["distance"], r["task"]))[:N_NEAREST]
 
+    def covers(self, backbone: str | None) -> bool:
+        """Whether the rule was fitted on this backbone (None: the rule's own)."""
+        return backbone is None or backbone.strip().lower() in self.covered
+
     def _backbone_notes(self, backbone: str | None, notes: list[str]) -> bool:
         label = self.doc["backbone"]["label"]
         if backbone is None:
