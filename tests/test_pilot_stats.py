@@ -114,11 +114,12 @@ def test_combined_verdict_uses_the_rules_thresholds_and_says_when_it_is_too_clos
     # the dtd-10 pilot: a measured tie pulls a VPT call to a coin flip, which must not "confirm" it
     tie = combine(prior, -0.008, 0.030)
     assert 0.3 < tie["p_vpt"] < 0.7 and tie["choice"] == "uncertain" and tie["confirms_rule"] is False
-    assert confirmation(tie["confirms_rule"], tie["choice"]) == "leaves too close to call"
+    assert confirmation(tie["confirms_rule"], tie["choice"], "vpt") == "leaves the rule's VPT too close to call"
     sure = combine(prior, 0.06, 0.02)
-    assert sure["choice"] == "vpt" and sure["confirms_rule"] is True and confirmation(True, "vpt") == "confirms"
+    assert sure["choice"] == "vpt" and sure["confirms_rule"] is True and confirmation(True, "vpt", "vpt") == "confirms the rule's VPT"
     flipped = combine(prior, -0.08, 0.02)
-    assert flipped["choice"] == "ft" and confirmation(flipped["confirms_rule"], "ft") == "overturns"
+    assert flipped["choice"] == "ft" and confirmation(flipped["confirms_rule"], "ft", "vpt") == "overturns the rule's VPT"
+    assert confirmation(None, "vpt", "uncertain") == "the rule made no call"
 
 
 def test_prior_remembers_the_backbone_the_rule_was_asked_about():

@@ -81,7 +81,7 @@ def render(result, console: Console) -> None:
             rule = (f"the rule made no call ({v.rule_choice}, P(VPT) {v.prior['p_vpt']:.2f}); "
                     f"combined with its prior margin {v.prior['margin']:+.3f}")
         else:
-            rule = f"{confirmation(v.confirms_rule, v.choice)} the rule's {v.rule_choice.upper()}"
+            rule = confirmation(v.confirms_rule, v.choice, v.rule_choice)
         choice = "TOO CLOSE TO CALL" if v.choice == "uncertain" else v.choice.upper()
         console.print(f"verdict: [bold]{choice}[/bold] (P(VPT better) = {v.p_vpt:.3f}, margin "
                       f"{v.posterior_margin:+.3f} [{v.posterior_interval[0]:+.3f}, {v.posterior_interval[1]:+.3f}]; "

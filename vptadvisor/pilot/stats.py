@@ -116,13 +116,14 @@ def combine(prior: Prior | None, margin: float, se: float) -> dict:
     }
 
 
-def confirmation(confirms_rule: bool | None, choice: str) -> str:
-    """How the combined verdict relates to the rule's call, as a verb phrase ("confirms", ...)."""
+def confirmation(confirms_rule: bool | None, choice: str, rule_choice: str | None) -> str:
+    """How the combined verdict relates to the rule's call, e.g. "confirms the rule's VPT"."""
+    call = f"the rule's {(rule_choice or '').upper()}"
     if confirms_rule is None:
-        return "makes no claim about"
+        return "no rule prediction to confirm" if rule_choice is None else "the rule made no call"
     if confirms_rule:
-        return "confirms"
-    return "leaves too close to call" if choice == "uncertain" else "overturns"
+        return f"confirms {call}"
+    return f"leaves {call} too close to call" if choice == "uncertain" else f"overturns {call}"
 
 
 def _as_fraction(margin: float, sd: float, units: str | None, source: str) -> tuple[float, float, str]:

@@ -132,8 +132,7 @@ def _pilot_section(doc: Document, pilot: dict, pilot_ran: bool) -> None:
     if pv:
         from vptadvisor.pilot.stats import confirmation  # lazy: the pilot package imports torch
 
-        rule = ("no rule prior" if pv.get("confirms_rule") is None and not pv.get("rule_choice")
-                else f"{confirmation(pv.get('confirms_rule'), pv['choice'])} the rule's call ({pv.get('rule_choice')})")
+        rule = confirmation(pv.get("confirms_rule"), pv["choice"], pv.get("rule_choice"))
         doc.add(Para(f"Pilot verdict: {CHOICE.get(pv['choice'], pv['choice'])}, P(VPT better) = {pv['p_vpt']:.2f}; {rule}."))
     if any((a.get("curve") or {}).get("val") or (a.get("curve") or {}).get("train") for a in (pilot.get("arms") or {}).values()):
         doc.add(Figure("pilot_curves", pilot_curves_png(pilot), "Pilot learning curves",
