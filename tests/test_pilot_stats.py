@@ -105,11 +105,11 @@ def test_prior_from_the_real_rule_prediction():
 
 
 def test_combined_verdict_uses_the_rules_thresholds_and_says_when_it_is_too_close():
-    from vptadvisor.pilot.stats import FT_IF_P_AT_MOST, VPT_IF_P_AT_LEAST, confirmation
+    from vptadvisor.results import confirmation
     from vptadvisor.rule import load_rule
 
-    decision = load_rule().decision
-    assert (VPT_IF_P_AT_LEAST, FT_IF_P_AT_MOST) == (decision["vpt_if_p_at_least"], decision["ft_if_p_at_most"])
+    rule = load_rule()
+    assert (rule.decide(0.7), rule.decide(0.69), rule.decide(0.31), rule.decide(0.3)) == ("vpt", "uncertain", "uncertain", "ft")
     prior = Prior(choice="vpt", p_vpt=0.78, margin=0.05, margin_sd=0.065, source="t", units_read_as="points")
     # the dtd-10 pilot: a measured tie pulls a VPT call to a coin flip, which must not "confirm" it
     tie = combine(prior, -0.008, 0.030)
@@ -118,6 +118,7 @@ def test_combined_verdict_uses_the_rules_thresholds_and_says_when_it_is_too_clos
     sure = combine(prior, 0.06, 0.02)
     assert sure["choice"] == "vpt" and sure["confirms_rule"] is True and confirmation(True, "vpt", "vpt") == "confirms the rule's VPT"
     flipped = combine(prior, -0.08, 0.02)
+    assert all(v["choice"] == rule.decide(v["p_vpt"]) for v in (tie, sure, flipped))
     assert flipped["choice"] == "ft" and confirmation(flipped["confirms_rule"], "ft", "vpt") == "overturns the rule's VPT"
     assert confirmation(None, "vpt", "uncertain") == "the rule made no call"
 

@@ -12,7 +12,6 @@ its combined verdict (rule prior updated with the measured margin) decides inste
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,9 +19,8 @@ from typing import Any, Callable
 
 from vptadvisor.errors import GateFailed, UsageError
 from vptadvisor.jsonfile import read_json
-from vptadvisor.results import AnalyzeResult, ObjectiveResult, VerdictResult
+from vptadvisor.results import CHOICE_NAME, AnalyzeResult, ObjectiveResult, VerdictResult
 
-CHOICE_NAME = {"vpt": "VPT", "ft": "FT", "uncertain": "too close to call"}
 DEFAULT_MIN_CONFIDENCE = 0.7
 
 

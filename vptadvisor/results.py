@@ -11,6 +11,20 @@ from vptadvisor.dataset.summary import DatasetSummary
 
 ANALYZE_SCHEMA = "vptadvisor.analyze/1"
 
+# how a verdict's choice is written: short (gate lines, figures) and long (tables, reports)
+CHOICE_NAME = {"vpt": "VPT", "ft": "FT", "uncertain": "too close to call"}
+CHOICE_TEXT = {"vpt": "VPT", "ft": "FT (full fine-tuning)", "uncertain": "too close to call"}
+
+
+def confirmation(confirms_rule: bool | None, choice: str, rule_choice: str | None) -> str:
+    """How a pilot's combined verdict relates to the rule's call, e.g. "confirms the rule's VPT"."""
+    call = f"the rule's {(rule_choice or '').upper()}"
+    if confirms_rule is None:
+        return "no rule prediction to confirm" if rule_choice is None else "the rule made no call"
+    if confirms_rule:
+        return f"confirms {call}"
+    return f"leaves {call} too close to call" if choice == "uncertain" else f"overturns {call}"
+
 
 class _JsonBlock:
     """A typed JSON object. `from_dict` keeps the source's key order and any key this version does not

@@ -9,8 +9,8 @@ precision-weighted mean and variance
 
     1/s^2 = 1/s0^2 + 1/s1^2,      m = s^2 (m0/s0^2 + m1/s1^2),
 
-and p_vpt = P(margin > 0) = Phi(m / s). Choice, with the rule's own thresholds (the `decision`
-block of data/rule/vpt_ft_rule.json): "vpt" when p_vpt >= 0.7, "ft" when p_vpt <= 0.3, else
+and p_vpt = P(margin > 0) = Phi(m / s). Choice, with the rule's own thresholds (`Rule.decide`, the
+`decision` block of data/rule/vpt_ft_rule.json): "vpt" when p_vpt >= 0.7, "ft" when p_vpt <= 0.3, else
 "uncertain" (too close to call). `confirms_rule` is true when that choice equals the rule's
 decisive choice, false when it does not (the pilot overturned it, or left it too close to call),
 and null when the rule made no call ("uncertain") or there is no rule prediction. The rule's margin is in accuracy
@@ -31,8 +31,6 @@ from vptadvisor.errors import UsageError
 from vptadvisor.jsonfile import read_json
 
 Z95 = 1.959963984540054
-VPT_IF_P_AT_LEAST = 0.7  # = the rule's decision thresholds (a test checks they agree)
-FT_IF_P_AT_MOST = 0.3
 
 
 @dataclass(frozen=True)
@@ -91,8 +89,9 @@ def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray, *, n_boot: i
     }
 
 
-def combine(prior: Prior | None, margin: float, se: float) -> dict:
-    """Posterior on the margin from the rule's prior and the measured margin (module docstring)."""
+def combine(prior: Prior | None, margin: float, se: float, rule: Any = None) -> dict:
+    """Posterior on the margin from the rule's prior and the measured margin (module docstring);
+    `rule` (default: the shipped one) supplies the decision thresholds."""
     se = max(float(se), 1e-6)  # a zero-variance bootstrap (identical predictions) still has some noise
     if prior is None:
         m, s = float(margin), se
@@ -101,7 +100,11 @@ def combine(prior: Prior | None, margin: float, se: float) -> dict:
         s = math.sqrt(1.0 / (w0 + w1))
         m = s * s * (prior.margin * w0 + margin * w1)
     p_vpt = float(sps.norm.cdf(m / s))
-    choice = "vpt" if p_vpt >= VPT_IF_P_AT_LEAST else "ft" if p_vpt <= FT_IF_P_AT_MOST else "uncertain"
+    if rule is None:
+        from vptadvisor.rule import load_rule
+
+        rule = load_rule()
+    choice = rule.decide(p_vpt)
     return {
         "choice": choice,
         "p_vpt": p_vpt,
@@ -114,16 +117,6 @@ def combine(prior: Prior | None, margin: float, se: float) -> dict:
         "measured": {"margin": float(margin), "se": float(se)},
         "source": "pilot" if prior is None else "pilot+rule",
     }
-
-
-def confirmation(confirms_rule: bool | None, choice: str, rule_choice: str | None) -> str:
-    """How the combined verdict relates to the rule's call, e.g. "confirms the rule's VPT"."""
-    call = f"the rule's {(rule_choice or '').upper()}"
-    if confirms_rule is None:
-        return "no rule prediction to confirm" if rule_choice is None else "the rule made no call"
-    if confirms_rule:
-        return f"confirms {call}"
-    return f"leaves {call} too close to call" if choice == "uncertain" else f"overturns {call}"
 
 
 def _as_fraction(margin: float, sd: float, units: str | None, source: str) -> tuple[float, float, str]:

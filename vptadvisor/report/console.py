@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 from rich.console import Console
 from rich.table import Table
 
-from vptadvisor.results import AnalyzeResult
+from vptadvisor.results import CHOICE_TEXT, AnalyzeResult
 
 MAX_SKIPPED_SHOWN = 20
 
@@ -77,7 +77,6 @@ def render_analyze(result: AnalyzeResult, console: Console) -> None:
     render_verdict(result, console)
 
 
-CHOICE_TEXT = {"vpt": "VPT", "ft": "FT (full fine-tuning)", "uncertain": "too close to call"}
 
 
 def render_verdict(result: AnalyzeResult, console: Console) -> None:

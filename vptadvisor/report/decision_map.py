@@ -20,7 +20,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from vptadvisor.results import AnalyzeResult
+from vptadvisor.results import CHOICE_NAME, AnalyzeResult
 from vptadvisor.rule import Rule
 
 VPT_COLOUR, FT_COLOUR, TIE_COLOUR, USER_COLOUR = "#1a9850", "#d7301f", "#707070", "#3f007d"
@@ -163,7 +163,7 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
         ax.errorbar([fid], [p_user], xerr=[[2 * fid_sd], [2 * fid_sd]], color=USER_COLOUR, capsize=4, lw=1.4, zorder=5)
     ax.scatter([fid], [p_user], marker="*", s=420, c="#ffd92f", edgecolors=USER_COLOUR, linewidths=1.6, zorder=6)
     name = result.dataset.path.rstrip("/").split("/")[-1] or "your dataset"
-    choice = {"vpt": "VPT", "ft": "FT", "uncertain": "too close to call"}.get(v.choice, v.choice)
+    choice = CHOICE_NAME.get(v.choice, v.choice)
     ax.annotate(f"{name}: {choice}\nFID {fid:.1f}, P(high) {p_user:.2f}\nP(VPT better) {v.p_vpt:.2f}", (fid, p_user),
                 xytext=(fid + (0.07 if fid < (x0 + x1) / 2 else -0.25) * (x1 - x0), p_user + (0.28 if p_user < 0.5 else -0.28)),
                 fontsize=9, fontweight="bold", color=USER_COLOUR, arrowprops={"arrowstyle": "->", "color": USER_COLOUR},

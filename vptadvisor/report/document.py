@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from vptadvisor.report.render import Bullets, Document, Figure, Heading, Para, Table, report_format, write_document
-from vptadvisor.results import AnalyzeResult
+from vptadvisor.results import CHOICE_TEXT, AnalyzeResult, confirmation
 
-CHOICE = {"vpt": "VPT", "ft": "FT (full fine-tuning)", "uncertain": "too close to call"}
 INPUT_NAMES = {"objective": "task objective", "fid": "FID", "n_train": "training images"}
 MAX_SKIPPED = 20
 
@@ -27,7 +26,7 @@ def _verdict_section(doc: Document, result: AnalyzeResult, gate, pilot: dict | N
     lo, hi = v.margin_interval
     doc.add(Heading(1, "Verdict"))
     tone = {"vpt": "good", "ft": "good", "uncertain": "neutral"}.get(v.choice)
-    doc.add(Para(f"{CHOICE.get(v.choice, v.choice)}: P(VPT better than full fine-tuning) = {v.p_vpt:.2f}; expected "
+    doc.add(Para(f"{CHOICE_TEXT.get(v.choice, v.choice)}: P(VPT better than full fine-tuning) = {v.p_vpt:.2f}; expected "
                  f"margin VPT - FT {v.margin:+.1f} accuracy points ({v.interval_level:.0%} interval {lo:+.1f} to "
                  f"{hi:+.1f}).", strong=True, tone=tone))
     doc.add(Para(v.advice))
@@ -35,7 +34,7 @@ def _verdict_section(doc: Document, result: AnalyzeResult, gate, pilot: dict | N
         doc.add(Para(gate.reason, strong=True, tone="good" if gate.passed else "bad"))
     pv = (pilot or {}).get("verdict") if pilot_ran else None
     if pv:
-        doc.add(Para(f"The pilot decided: {CHOICE.get(pv['choice'], pv['choice'])}, P(VPT better) = {pv['p_vpt']:.2f} "
+        doc.add(Para(f"The pilot decided: {CHOICE_TEXT.get(pv['choice'], pv['choice'])}, P(VPT better) = {pv['p_vpt']:.2f} "
                      f"(the rule's prediction updated with the measured margin; see Pilot)."))
     cross = crossings(rule, float(inputs["fid"]), float(inputs["p_high_disparity"]), float(inputs.get("fid_sd") or 0.0))
     parts = [f"below {level:g} at about {_about(n):,} training images" for level, n in cross.items() if n is not None]
@@ -130,10 +129,8 @@ def _pilot_section(doc: Document, pilot: dict, pilot_ran: bool) -> None:
         doc.add(Para(f"{d['vpt_arm']} - ft: {100 * d['margin']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}] "
                      f"(paired bootstrap, {d.get('n_val', '?')} val images), McNemar p = {d['mcnemar_p']:.3g}."))
     if pv:
-        from vptadvisor.pilot.stats import confirmation  # lazy: the pilot package imports torch
-
         rule = confirmation(pv.get("confirms_rule"), pv["choice"], pv.get("rule_choice"))
-        doc.add(Para(f"Pilot verdict: {CHOICE.get(pv['choice'], pv['choice'])}, P(VPT better) = {pv['p_vpt']:.2f}; {rule}."))
+        doc.add(Para(f"Pilot verdict: {CHOICE_TEXT.get(pv['choice'], pv['choice'])}, P(VPT better) = {pv['p_vpt']:.2f}; {rule}."))
     if any((a.get("curve") or {}).get("val") or (a.get("curve") or {}).get("train") for a in (pilot.get("arms") or {}).values()):
         doc.add(Figure("pilot_curves", pilot_curves_png(pilot), "Pilot learning curves",
                        "Training loss and validation accuracy of each arm."))

@@ -124,6 +124,12 @@ class Rule:
         return float((1 - p_high) * mean[0] + p_high * mean[1])
 
     # --- the verdict -------------------------------------------------------------------------
+    def decide(self, p_vpt: float) -> str:
+        """"vpt", "ft" or "uncertain" (too close to call) for a P(VPT better), by the rule's thresholds."""
+        if p_vpt >= self.decision["vpt_if_p_at_least"]:
+            return "vpt"
+        return "ft" if p_vpt <= self.decision["ft_if_p_at_most"] else "uncertain"
+
     def predict(self, fid: float, p_high_disparity: float, n_train: int, backbone: str | None = None,
                 fid_sd: float = 0.0, n_fid_images: int | None = None, n_ref_images: int | None = None,
                 fid_note: str | None = None) -> RulePrediction:
@@ -137,8 +143,7 @@ class Rule:
         m_sd = math.sqrt(float(np.sum(w * (sd**2 + mean**2))) - m**2)
         level = float(self.decision["interval_level"])
         interval = (_mixture_quantile(w, mean, sd, (1 - level) / 2), _mixture_quantile(w, mean, sd, (1 + level) / 2))
-        rule_choice = ("vpt" if p_vpt >= self.decision["vpt_if_p_at_least"] else
-                       "ft" if p_vpt <= self.decision["ft_if_p_at_most"] else "uncertain")
+        rule_choice = self.decide(p_vpt)
         notes: list[str] = []
         covered = self._backbone_notes(backbone, notes)
         choice = rule_choice if covered else "uncertain"
