@@ -13,7 +13,8 @@ from vptadvisor.distance.kid import kernel_inception_distance
 from vptadvisor.distance.reference import DEFAULT_REFERENCE, check_compatible, load_reference
 from vptadvisor.distance.size import size_matched_fid
 from vptadvisor.errors import MeasureError, UsageError
-from vptadvisor.features.extract import DEFAULT_BATCH_SIZE, make_extractor
+from vptadvisor.features import DEFAULT_BATCH_SIZE
+from vptadvisor.features.extract import make_extractor
 from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
 from vptadvisor.objective import decide_objective
 from vptadvisor.rule import load_rule, objective_prior

@@ -11,7 +11,8 @@ from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS
 from vptadvisor.dataset.layout import open_dataset
 from vptadvisor.distance.reference import check_name, save_reference, user_reference_dir
 from vptadvisor.errors import MeasureError
-from vptadvisor.features.extract import DEFAULT_BATCH_SIZE, make_extractor
+from vptadvisor.features import DEFAULT_BATCH_SIZE
+from vptadvisor.features.extract import make_extractor
 
 
 @dataclass

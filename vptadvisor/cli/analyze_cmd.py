@@ -17,7 +17,7 @@ from rich.console import Console
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
 from vptadvisor.errors import UsageError
-from vptadvisor.features.extract import DEFAULT_BATCH_SIZE
+from vptadvisor.features import DEFAULT_BATCH_SIZE
 
 # Options shared with `check` (vptadvisor/cli/check_cmd.py). Defaults are None: "not given here".
 ConfigOpt = typer.Option(None, "--config", metavar="PATH", help="Config file (default: ./vptadvisor.yaml, else \\[tool.vptadvisor] in ./pyproject.toml, or $VPTADVISOR_CONFIG).")

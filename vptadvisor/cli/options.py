@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from vptadvisor.features.extract import DEFAULT_BATCH_SIZE
+from vptadvisor.features import DEFAULT_BATCH_SIZE
 
 
 class OutputFormat(str, Enum):

@@ -15,7 +15,6 @@ from rich.table import Table
 
 from vptadvisor.cli import app
 from vptadvisor.errors import UsageError
-from vptadvisor.results import confirmation
 
 
 def _floats(text: Optional[str], option: str) -> Optional[list[float]]:
@@ -47,6 +46,8 @@ def _mb(n: int) -> str:
 
 
 def render(result, console: Console) -> None:
+    from vptadvisor.results import confirmation
+
     table = Table(title=f"Pilot: {Path(result.dataset).name} on {result.backbone} "
                         f"({result.split['n_train']} train / {result.split['n_val']} val images)")
     for col in ("arm", "val acc", "95% CI", "trainable", "peak mem", "img/s", "s (share)", "lr", "status"):

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS, BadImage, ImageInfo, load_rgb
+from vptadvisor.features import DEFAULT_BATCH_SIZE
 from vptadvisor.features.cache import FeatureCache, FileKey
 from vptadvisor.features.inception_weights import WeightsSource, locate_inception_weights
 from vptadvisor.features.preprocess import PREPROCESSINGS
@@ -34,7 +35,6 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 Progress = Callable[[int, int], None]  # (done, total)
 
 
-DEFAULT_BATCH_SIZE = 16  # on CPU as fast per image as 32 (13-15 img/s here), with less memory
 
 # The spatial taps analyze records beside pool3 (the probe reads them; see docs/probe.md).
 DEFAULT_TAPS: tuple[Tap, ...] = ()
