@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 from vptadvisor.dataset.layout import open_dataset
-from vptadvisor.features.extract import DEFAULT_TAPS, InceptionExtractor
-from vptadvisor.paths import cache_dir
+from vptadvisor.features.extract import DEFAULT_TAPS, make_extractor
 from vptadvisor.probe import probe_objective
 
 
@@ -30,10 +29,10 @@ def main() -> None:
     args = ap.parse_args()
     data = open_dataset(args.dataset)
     paths = [s.path for s in data.samples]
-    ext = InceptionExtractor(taps=DEFAULT_TAPS, cache_root=args.cache_dir or cache_dir())
+    ext = make_extractor(cache_dir=args.cache_dir)
     first = ext.extract(paths)
     t = time.perf_counter()
-    warm = InceptionExtractor(taps=DEFAULT_TAPS, cache_root=args.cache_dir or cache_dir()).extract(paths)
+    warm = make_extractor(cache_dir=args.cache_dir).extract(paths)
     warm_s = time.perf_counter() - t
     labels = [data.samples[i].label for i in warm.kept]
     times = []

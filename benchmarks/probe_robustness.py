@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vptadvisor.errors import MeasureError
-from vptadvisor.features.extract import DEFAULT_TAPS, InceptionExtractor
+from vptadvisor.features.extract import make_extractor
 from vptadvisor.paths import cache_dir
 from vptadvisor.probe import probe_objective
 from vptadvisor.probe.fit import auroc
@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     work = args.work_dir or cache_dir() / "probe-suite"
-    ext = InceptionExtractor(taps=DEFAULT_TAPS, cache_root=args.cache_dir or cache_dir())
+    ext = make_extractor(cache_dir=args.cache_dir)
     feats, rows = {}, []
     for t in [t for t in TASKS if not t.variant]:
         if t.family not in feats:

@@ -30,8 +30,7 @@ from vptadvisor.probe.suite_def import FAMILIES, TASKS, build_family, task_label
 def candidates(pool: np.ndarray, grid: np.ndarray | None, y: np.ndarray, seed: int) -> dict[str, float]:
     k = int(y.max()) + 1
     out = episode_signals(pool, y, 8)
-    Fc = pool - pool.mean(axis=0)
-    G = Fc @ Fc.T
+    G = M.centered_gram(pool)
     rng = np.random.default_rng(seed)
     out["logme_excess"] = M.logme(G, pool.shape[1], y, k) - M.logme(G, pool.shape[1], rng.permutation(y), k)
     out["h_score"] = M.h_score(G, pool.shape[1], y, k)
@@ -45,7 +44,7 @@ def candidates(pool: np.ndarray, grid: np.ndarray | None, y: np.ndarray, seed: i
     theta = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / t)
     theta /= theta.sum(axis=1, keepdims=True)
     out["leep_excess"] = M.leep(theta, y, k) - float(np.sum(np.bincount(y) / len(y) * np.log(np.bincount(y) / len(y))))
-    kr = M.loo_ridge(block_gram(pool), y, k).kappa
+    kr = M.loo_r2_ridge(block_gram(pool), y, k).kappa
     out["knn_kappa_gap"] = kr - M.knn_loo(pool, y, k, 8)[1]
     if grid is not None:
         lin = out["r2_linear"]

@@ -16,8 +16,7 @@ from pathlib import Path
 from vptadvisor.analyze import analyze
 from vptadvisor.dataset.layout import open_dataset
 from vptadvisor.demo import demo_dataset
-from vptadvisor.features.extract import DEFAULT_TAPS, InceptionExtractor
-from vptadvisor.paths import cache_dir
+from vptadvisor.features.extract import make_extractor
 from vptadvisor.probe import probe_objective
 from vptadvisor.rule import load_rule
 
@@ -25,7 +24,7 @@ from vptadvisor.rule import load_rule
 def verdicts(dataset: Path, cache: Path | None) -> dict:
     declared = analyze(dataset, objective="classification", cache_dir=cache)
     data = open_dataset(dataset)
-    ext = InceptionExtractor(taps=DEFAULT_TAPS, cache_root=cache or cache_dir()).extract([s.path for s in data.samples])
+    ext = make_extractor(cache_dir=cache).extract([s.path for s in data.samples])
     probe = probe_objective(ext.features, [data.samples[i].label for i in ext.kept], seed=0)
     m = declared.distance.fid_matched
     n_train = declared.verdict.inputs["n_train"]

@@ -47,8 +47,11 @@ def _free_spot(rng: np.random.Generator, placed: list, size: int) -> tuple[float
     return None
 
 
-def render_scene(rng: np.random.Generator, n_objects: int, size: int = 128) -> Image.Image:
-    """A size x size RGB image with `n_objects` non-overlapping shapes."""
+def render_scene(rng: np.random.Generator, n_objects: int, size: int = 128, shape: str | None = None) -> Image.Image:
+    """A size x size RGB image with `n_objects` non-overlapping shapes: each of a random kind, or all
+    `shape` (the probe suite's scenes)."""
+    if shape is not None and shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
     img = _background(rng, size)
     draw = ImageDraw.Draw(img)
     placed: list[tuple[float, float, float]] = []
@@ -62,7 +65,8 @@ def render_scene(rng: np.random.Generator, n_objects: int, size: int = 128) -> I
         cx, cy, r = spot
         placed.append(spot)
         color = tuple(int(c) for c in rng.integers(0, 256, size=3))
-        draw_shape(draw, SHAPES[int(rng.integers(len(SHAPES)))], cx, cy, r, color, angle=float(rng.uniform(0, np.pi)))
+        kind = SHAPES[int(rng.integers(len(SHAPES)))] if shape is None else shape
+        draw_shape(draw, kind, cx, cy, r, color, angle=float(rng.uniform(0, np.pi)))
     return img
 
 
@@ -75,23 +79,3 @@ def write_counting_dataset(root: Path, per_class: int = 40, counts=(1, 2, 3, 4),
         for i in range(per_class):
             render_scene(rng, n, size).save(folder / f"{i:04d}.png")
     return root
-
-
-def render_shape_scene(rng: np.random.Generator, n_objects: int, shape: str, size: int = 128) -> Image.Image:
-    """Like `render_scene`, but every object has the same `shape` (used by the probe suite)."""
-    if shape not in SHAPES:
-        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
-    while True:
-        img = _background(rng, size)
-        draw = ImageDraw.Draw(img)
-        placed: list[tuple[float, float, float]] = []
-        for _ in range(n_objects):
-            spot = _free_spot(rng, placed, size)
-            if spot is None:
-                break  # crowded: start the scene over
-            cx, cy, r = spot
-            placed.append(spot)
-            color = tuple(int(c) for c in rng.integers(0, 256, size=3))
-            draw_shape(draw, shape, cx, cy, r, color, angle=float(rng.uniform(0, np.pi)))
-        if len(placed) == n_objects:
-            return img

@@ -37,6 +37,7 @@ def kappa(bacc: float, k: int) -> float:
 
 
 def centered_gram(F: np.ndarray) -> np.ndarray:
+    """Gram matrix of the column-centred features (n x n)."""
     Fc = F - F.mean(axis=0, keepdims=True)
     return Fc @ Fc.T
 
@@ -83,11 +84,6 @@ def loo_r2_ridge(gram: np.ndarray, y: np.ndarray, k: int, rel_lambdas=RIDGE_LAMB
     press, rel, loo = best
     b = balanced_accuracy(y, loo.argmax(axis=1), k)
     return RidgeLOO(r2=1.0 - press / null, bacc=b, kappa=kappa(b, k), lam=rel, loo_predictions=loo)
-
-
-def loo_ridge(gram: np.ndarray, y: np.ndarray, k: int, rel_lambdas=RIDGE_LAMBDAS) -> RidgeLOO:
-    """Alias of `loo_r2_ridge` (classification view: use .bacc / .kappa)."""
-    return loo_r2_ridge(gram, y, k, rel_lambdas)
 
 
 def cosine_neighbours(F: np.ndarray, m: int) -> np.ndarray:

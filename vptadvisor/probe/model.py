@@ -11,13 +11,13 @@ undefined and that term is 0. The coefficients live in data/probe/probe_model.js
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from vptadvisor.errors import UsageError
+from vptadvisor.jsonfile import read_json
 from vptadvisor.paths import data_dir
 
 MODEL_FILE = "probe_model.json"
@@ -77,10 +77,9 @@ class ProbeModel:
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> ProbeModel:
+    doc = read_json(path, what="probe model file", hint="reinstall vptadvisor or run `vptadvisor probe-suite --fit`")
     try:
-        return ProbeModel.from_dict(json.loads(Path(path).read_text()))
-    except FileNotFoundError:
-        raise UsageError(f"The probe model file {path} is missing; reinstall vptadvisor or run `vptadvisor probe-suite --fit`.")
+        return ProbeModel.from_dict(doc)
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"The probe model file {path} is damaged ({exc}); run `vptadvisor probe-suite --fit` to rewrite it.")
 

@@ -76,8 +76,7 @@ def encode_labels(labels: Sequence, min_per_class: int) -> tuple[np.ndarray, lis
 
 def block_gram(F: np.ndarray) -> np.ndarray:
     """Centred gram of a feature block, scaled so its trace is n (unit mean squared norm)."""
-    Fc = F - F.mean(axis=0, keepdims=True)
-    G = Fc @ Fc.T
+    G = M.centered_gram(F)
     tr = float(np.trace(G))
     return G * (len(F) / tr) if tr > 0 else G
 

@@ -67,10 +67,9 @@ def default_shared() -> Path | None:
 
 
 def _extract_families(names, quick, seed, shared, work_dir, cache_dir, progress):
-    from vptadvisor.features.extract import DEFAULT_TAPS, InceptionExtractor
-    from vptadvisor.paths import cache_dir as default_cache
+    from vptadvisor.features.extract import make_extractor
 
-    extractor = InceptionExtractor(taps=DEFAULT_TAPS, cache_root=Path(cache_dir) if cache_dir else default_cache())
+    extractor = make_extractor(cache_dir=cache_dir)
     out, seconds, computed = {}, 0.0, 0
     for name in names:
         fam = FAMILIES[name]

@@ -11,12 +11,11 @@ Families built from `../shared` images read them, never write there.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vptadvisor.synthetic import SHAPES, _background, draw_shape, render_shape_scene
+from vptadvisor.synthetic import SHAPES, _background, draw_shape, render_scene
 
 # Coarse WordNet groups of the 1000 ImageNet classes, as ranges of the sorted wnid index.
 IMAGENET_GROUPS = {
@@ -44,23 +43,19 @@ def imagenet_files(shared: Path) -> list[Path]:
     return sorted((shared / "datasets" / "imagenet-sample-1000").glob("*.JPEG"))
 
 
-def _grouped_imagenet(shared: Path, rng: np.random.Generator, n: int) -> list[tuple[Path, int]]:
-    """n (file, group index) pairs, n // 4 per coarse group, drawn without replacement
-    (the file's index among the sorted wnids is `imagenet_files(shared).index(file)`)."""
+def _grouped_imagenet(shared: Path, rng: np.random.Generator, n: int) -> list[tuple[Path, int, int]]:
+    """n (file, group index, the file's index among the sorted wnids) triples, n // 4 per coarse
+    group, drawn without replacement."""
     files = imagenet_files(shared)
     if len(files) != 1000:
         raise FileNotFoundError(f"expected 1000 ImageNet-sample images under {shared}, found {len(files)}")
     per = n // len(IMAGENET_GROUPS)
-    out: list[tuple[Path, int]] = []
+    out: list[tuple[Path, int, int]] = []
     for g, (lo, hi) in enumerate(IMAGENET_GROUPS.values()):
         pick = rng.choice(np.arange(lo, hi), size=per, replace=False)
-        out += [(files[i], g) for i in sorted(pick)]
+        out += [(files[i], g, int(i)) for i in sorted(pick)]
     order = rng.permutation(len(out))
     return [out[i] for i in order]
-
-
-def _wnid_index(path: Path) -> int:
-    return sorted(p.name for p in path.parent.glob("*.JPEG")).index(path.name)
 
 
 def _rgb(path: Path) -> Image.Image:
@@ -82,10 +77,10 @@ def inet_rotate(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> 
     pairs = _grouped_imagenet(shared, rng, n)
     rot = _balanced(rng, len(pairs), 4)
     attrs = []
-    for i, ((path, g), r) in enumerate(zip(pairs, rot)):
+    for i, ((path, g, wnid), r) in enumerate(zip(pairs, rot)):
         img = _square(_rgb(path), size).rotate(90 * int(r))
         img.save(out / f"{i:05d}.png")
-        attrs.append({"object": g, "rotation": int(r), "wnid_index": _wnid_index(path)})
+        attrs.append({"object": g, "rotation": int(r), "wnid_index": wnid})
     return attrs
 
 
@@ -96,13 +91,13 @@ def inet_quadrant(out: Path, n: int, seed: int, shared: Path, size: int = 128) -
     quad = _balanced(rng, len(pairs), 4)
     thumb = int(size * 0.44)
     attrs = []
-    for i, ((path, g), q) in enumerate(zip(pairs, quad)):
+    for i, ((path, g, wnid), q) in enumerate(zip(pairs, quad)):
         canvas = _noise_canvas(rng, size)
         half = size // 2
         jx, jy = rng.integers(0, half - thumb + 1, size=2)
         canvas.paste(_square(_rgb(path), thumb), (int(q % 2) * half + int(jx), int(q // 2) * half + int(jy)))
         canvas.save(out / f"{i:05d}.png")
-        attrs.append({"object": g, "quadrant": int(q), "wnid_index": _wnid_index(path)})
+        attrs.append({"object": g, "quadrant": int(q), "wnid_index": wnid})
     return attrs
 
 
@@ -113,7 +108,7 @@ def inet_copies(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> 
     counts = _balanced(rng, len(pairs), 4) + 1
     thumb = int(size * 0.3)
     attrs = []
-    for i, ((path, g), k) in enumerate(zip(pairs, counts)):
+    for i, ((path, g, wnid), k) in enumerate(zip(pairs, counts)):
         canvas = _noise_canvas(rng, size)
         tile = _square(_rgb(path), thumb)
         placed: list[tuple[int, int]] = []
@@ -124,7 +119,7 @@ def inet_copies(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> 
         for x, y in placed:
             canvas.paste(tile, (x, y))
         canvas.save(out / f"{i:05d}.png")
-        attrs.append({"object": g, "count": int(k) - 1, "wnid_index": _wnid_index(path)})
+        attrs.append({"object": g, "count": int(k) - 1, "wnid_index": wnid})
     return attrs
 
 
@@ -220,7 +215,7 @@ def scenes_count(out: Path, n: int, seed: int, size: int = 128) -> list[dict]:
     count = _balanced(rng, n, 4) + 1
     attrs = []
     for i in range(n):
-        render_shape_scene(rng, int(count[i]), SHAPES[shape[i]], size).save(out / f"{i:05d}.png")
+        render_scene(rng, int(count[i]), size, shape=SHAPES[shape[i]]).save(out / f"{i:05d}.png")
         attrs.append({"shape": int(shape[i]), "count": int(count[i]) - 1})
     return attrs
 
@@ -253,6 +248,3 @@ def scenes_depth(out: Path, n: int, seed: int, size: int = 128) -> list[dict]:
         img.save(out / f"{i:05d}.png")
         attrs.append({"shape": int(shape[i]), "nearest_distance": int(near[i])})
     return attrs
-
-
-Generator = Callable[..., list[dict]]
