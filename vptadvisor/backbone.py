@@ -9,6 +9,7 @@ local copy exists, a ``MeasureError`` says how to provide one.
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,11 +127,14 @@ def create_backbone(
         kwargs["pretrained_cfg_overlay"] = overlay
     try:
         model = timm.create_model(name, pretrained=pretrained, **kwargs)
-    except (RuntimeError, KeyError, ValueError, OSError, EOFError) as exc:
-        if pretrained and "weights_only" in str(exc):
+    except (RuntimeError, KeyError, ValueError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        # torch.load's weights-only refusal is an UnpicklingError (or an error that names weights_only)
+        if pretrained and (isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc)):
             raise MeasureError(
                 f"{source} is not a plain weights checkpoint (it needs pickle to load): save it as safetensors."
             ) from None
+        if isinstance(exc, pickle.UnpicklingError):
+            raise
         if pretrained:
             detail = " ".join(str(exc).split())[:240] or type(exc).__name__
             raise MeasureError(
@@ -142,12 +146,6 @@ def create_backbone(
             f"Cannot build {name} with {model_kwargs or {}} ({exc}): pass a timm ViT such as "
             f"{DEFAULT_BACKBONE} and valid --backbone-kwargs."
         ) from None
-    except Exception as exc:  # torch.load's weights-only refusal is an UnpicklingError
-        if pretrained and type(exc).__name__ == "UnpicklingError":
-            raise MeasureError(
-                f"{source} is not a plain weights checkpoint (it needs pickle to load): save it as safetensors."
-            ) from None
-        raise
     if not isinstance(model, VisionTransformer) or getattr(model, "cls_token", None) is None:
         raise UsageError(
             f"{name} is not a timm VisionTransformer with a class token: pick e.g. {DEFAULT_BACKBONE}."

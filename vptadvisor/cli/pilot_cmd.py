@@ -129,9 +129,8 @@ def pilot(
     err = Console(stderr=True)
     show = not quiet and sys.stderr.isatty()
     lrs = {}
-    for arm in ("vpt-deep", "vpt-shallow"):
-        if vpt_lrs is not None:
-            lrs[arm] = _floats(vpt_lrs, "--vpt-lrs")
+    if vpt_lrs is not None:
+        lrs = dict.fromkeys(("vpt-deep", "vpt-shallow"), _floats(vpt_lrs, "--vpt-lrs"))
     if ft_lrs is not None:
         lrs["ft"] = _floats(ft_lrs, "--ft-lrs")
     result = run_pilot(

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from vptadvisor.pilot.budget import ArmPlan, lr_at, plan_arm
+from vptadvisor.pilot.budget import ArmPlan, lr_at, peak_lr, plan_arm
 from vptadvisor.pilot.engine import ArmEngine, Context, Live
 from vptadvisor.pilot.memory import PeakMemory
 
@@ -124,7 +124,7 @@ class ArmRunner:
         plan = plan_arm(self.arm, total or 1, n_evals, self.base_lrs)
         st["plan"] = plan.to_dict()
         st["candidates"] = [
-            {"index": k, "base_lr": lr, "lr": lr * ctx.global_batch / 256.0, "status": "alive", "steps": 0,
+            {"index": k, "base_lr": lr, "lr": peak_lr(lr, ctx.global_batch), "status": "alive", "steps": 0,
              "losses": [], "scores": [], "reason": None, "file": None}
             for k, lr in enumerate(plan.base_lrs)
         ]
@@ -372,7 +372,7 @@ class ArmRunner:
             if self.arm != "ft":
                 name = f"{self.arm}-best-s{cand['steps']}.pt"
                 if self.ctx.dist.main:
-                    self.ctx.run.save_tensors(name, {"model": {k: v.cpu() for k, v in live.model.trainable_state().items()}})
+                    self.ctx.run.save_tensors(name, {"model": live.model.trainable_state()})
                 st["best"]["file"] = name
             elif self.ctx.keep_full_best:
-                self.best_full_state = {k: v.detach().cpu().clone() for k, v in live.model.state_dict().items()}
+                self.best_full_state = {k: v.detach().to("cpu", copy=True) for k, v in live.model.state_dict().items()}

@@ -106,10 +106,15 @@ def plan_arm(arm: str, total_steps: int, n_evals: int = 4, base_lrs: list[float]
     return plan
 
 
+def peak_lr(base_lr: float, global_batch: int) -> float:
+    """The protocols' scaling rule: actual (peak) learning rate = base * global_batch / 256."""
+    return base_lr * global_batch / 256.0
+
+
 def lr_at(base_lr: float, global_batch: int, step: int, warmup: int, progress: float) -> float:
     """Learning rate for `step`: base * batch/256, linear warm-up over `warmup` steps, then cosine
     decay in `progress` (fraction of the horizon done, 0..1)."""
-    peak = base_lr * global_batch / 256.0
+    peak = peak_lr(base_lr, global_batch)
     if step < warmup:
         return peak * (step + 1) / warmup
     return peak * 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, progress))))

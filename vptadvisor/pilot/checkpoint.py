@@ -46,7 +46,6 @@ class RunDir:
 
     def save_tensors(self, name: str, data: dict[str, Any]) -> str:
         """Atomically save a dict of tensors (and plain values) under checkpoint/; returns its name."""
-        self.ckpt.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.ckpt / name) as tmp:
             torch.save(data, tmp)
         return name

@@ -170,8 +170,8 @@ class ImageBank:
     def batches_per_epoch(self, global_batch: int) -> int:
         return max(1, self.n_train // global_batch)
 
-    def _normalise(self, x_uint8_nchw: torch.Tensor) -> torch.Tensor:
-        return (x_uint8_nchw.float() - self.mean) / self.std
+    def _normalise(self, x_nchw: torch.Tensor) -> torch.Tensor:
+        return (x_nchw.float() - self.mean) / self.std
 
     def train_indices(self, step: int, global_batch: int) -> torch.Tensor:
         """Global batch `step`: epochs are seeded permutations (drop-last; a batch larger than the
@@ -207,7 +207,7 @@ class ImageBank:
                                  align_corners=False, antialias=True)
             out[j] = crop[0].flip(-1) if u_flip < 0.5 else crop[0]
         out = out.clamp_(0, 255)
-        return (out - self.mean) / self.std, self.train_y[idx[offset:offset + local_batch]]
+        return self._normalise(out), self.train_y[idx[offset:offset + local_batch]]
 
     def val_batch(self, indices: torch.Tensor) -> torch.Tensor:
         size = self.val_x.shape[1]

@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 
 from vptadvisor.errors import UsageError
+from vptadvisor.features.extract import resolve_device as _resolve_name
 
 
 @dataclass
@@ -111,18 +112,10 @@ def setup(device: torch.device) -> Dist:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto -> cuda if available, else mps, else cpu. An unavailable explicit choice is a UsageError."""
-    name = (name or "auto").lower()
-    if name not in ("auto", "cpu", "cuda", "mps"):
-        raise UsageError(f"--device {name!r} is not one of auto, cpu, cuda, mps.")
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    """auto -> cuda if available, else mps, else cpu (case-insensitive); an unknown or unavailable
+    choice is a UsageError. CUDA: this process's GPU is local_rank modulo the visible GPUs."""
+    name = _resolve_name((name or "auto").lower())
     if name == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda but no CUDA GPU is visible: use --device cpu or auto.")
         torch.cuda.set_device(local_rank % torch.cuda.device_count())
         return torch.device("cuda", local_rank % torch.cuda.device_count())
-    if name == "mps" and not has_mps:
-        raise UsageError("--device mps but MPS is not available: use --device cpu or auto.")
     return torch.device(name)

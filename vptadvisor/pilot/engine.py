@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from vptadvisor.pilot.budget import family
+from vptadvisor.pilot.budget import family, peak_lr
 from vptadvisor.pilot.checkpoint import RunDir
 from vptadvisor.pilot.data import ImageBank
 from vptadvisor.pilot.dist import Dist
@@ -92,7 +92,7 @@ class ArmEngine:
         if self.arm == "ft":
             ctx.backbone_dirty = True
         params = model.trainable_parameters()
-        lr = base_lr * ctx.global_batch / 256.0
+        lr = peak_lr(base_lr, ctx.global_batch)
         wd = WEIGHT_DECAY[self.fam]
         if self.fam == "vpt":
             opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
@@ -116,7 +116,7 @@ class ArmEngine:
 
     def snapshot(self, live: Live) -> dict:
         return {
-            "model": {k: v.cpu() for k, v in live.model.trainable_state().items()},
+            "model": live.model.trainable_state(),
             "optim": live.opt.state_dict(),
             "scaler": live.scaler.state_dict() if live.scaler is not None else {},
         }
@@ -185,10 +185,10 @@ class ArmEngine:
         return loss, reason, interrupted
 
     @torch.inference_mode()
-    def predict(self, live: Live, limit: int | None = None) -> np.ndarray:
-        """Predicted class of every val image (or of the first `limit`), gathered from all processes."""
+    def predict(self, live: Live) -> np.ndarray:
+        """Predicted class of every val image, gathered from all processes."""
         ctx = self.ctx
-        n = int(ctx.bank.val_y.numel()) if limit is None else min(limit, int(ctx.bank.val_y.numel()))
+        n = int(ctx.bank.val_y.numel())
         mine = torch.arange(ctx.dist.rank, n, ctx.dist.world)
         live.model.eval()
         out = torch.empty(len(mine), dtype=torch.int64)

@@ -15,36 +15,24 @@ image cache), so the difference between arms is what the training method costs;
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 import time
 
 import torch
 
+from vptadvisor.heap import libc, release_freed_memory
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _M_MMAP_THRESHOLD = -3
 
 
-def _libc():
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
 def tune_allocator() -> bool:
     """Fixed mmap threshold (see module docstring). True when it could be set (glibc)."""
-    libc = _libc()
-    if libc is None or not hasattr(libc, "mallopt"):
+    lib = libc()
+    if lib is None or not hasattr(lib, "mallopt"):
         return False
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024))
-
-
-def trim() -> None:
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
+    return bool(lib.mallopt(_M_MMAP_THRESHOLD, 128 * 1024))
 
 
 def current_rss() -> int:
@@ -84,7 +72,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self.baseline = torch.cuda.memory_allocated(self.device)
         else:
-            trim()
+            release_freed_memory()
             self.baseline = current_rss()
             self.peak = self.baseline
             self._thread = threading.Thread(target=self._sample, name="pilot-rss", daemon=True)

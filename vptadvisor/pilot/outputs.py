@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import torch
 
-from vptadvisor.atomic import write_text
 from vptadvisor.backbone import BackboneInfo
 from vptadvisor.pilot.checkpoint import RESULT, RunDir
 from vptadvisor.pilot.data import ImageBank, Split
@@ -88,7 +86,7 @@ def finish(run: RunDir, state: dict, opts, info: BackboneInfo, split: Split, ban
     if opts.budget_seconds and result.elapsed_seconds > 1.1 * opts.budget_seconds:
         notes.append(f"the run took {result.elapsed_seconds / opts.budget_seconds:.0%} of its budget")
     if d.main:
-        write_text(run.path / RESULT, json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+        run.write_json(RESULT, result.to_dict())
         run.drop_checkpoints()
     d.barrier()
     return result

@@ -16,14 +16,16 @@ import torch
 
 from vptadvisor.backbone import DEFAULT_BACKBONE, create_backbone
 from vptadvisor.errors import MeasureError, UsageError, VptAdvisorError
+from vptadvisor.heap import release_freed_memory
 from vptadvisor.pilot import arm as arm_mod
 from vptadvisor.pilot.budget import parse_budget, shares
 from vptadvisor.pilot.checkpoint import CONFIG, RESULT, STATE, RunDir
 from vptadvisor.pilot.data import ImageBank, Split, cache_size_for, decode_images, make_split
 from vptadvisor.pilot.dist import Dist, resolve_device, setup
 from vptadvisor.pilot.engine import Context
-from vptadvisor.pilot.memory import trim, tune_allocator
+from vptadvisor.pilot.memory import tune_allocator
 from vptadvisor.pilot.outputs import export_arm, finish
+from vptadvisor.pilot.result import PilotResult
 from vptadvisor.pilot.stats import Prior, load_prior
 from vptadvisor.pilot.vpt import DEFAULT_PROMPT_LENGTH, measure_readout_scale
 
@@ -175,7 +177,7 @@ def run_pilot(
     checkpoint_every: float = 120.0,
     progress: Callable[[str], None] | None = None,
     started: float | None = None,
-) -> "PilotResult":
+) -> PilotResult:
     """Train VPT and full fine-tuning arms on `dataset` within `budget` (e.g. "30m") or `steps`
     per arm, and compare them. See docs/pilot.md. With `resume=RUN_DIR` every other option is
     read from the run directory. The budget clock starts at `started` (a time.perf_counter()
@@ -293,7 +295,7 @@ def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: t
             save_state()
             del runner
             gc.collect()
-            trim()
+            release_freed_memory()
     finally:
         restore_signals()
     return finish(run, state, opts, info, split, bank, prior, d, dev, elapsed_before, t_session)

@@ -110,9 +110,9 @@ class PromptedViT(nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        """Only what trains: prompts + head (VPT), or everything (full fine-tuning)."""
+        """Only what trains: prompts + head (VPT), or everything (full fine-tuning), as CPU copies."""
         names = {name for name, p in self.named_parameters() if p.requires_grad}
-        return {k: v.detach().clone() for k, v in self.state_dict().items() if k in names}
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.state_dict().items() if k in names}
 
     def _dropped(self, prompts: torch.Tensor, batch: int, block: int) -> torch.Tensor:
         """(B, L, D) prompts for one block, with prompt dropout in training mode."""
@@ -164,6 +164,4 @@ def measure_readout_scale(backbone: nn.Module, x: torch.Tensor) -> float:
     """Root-mean-square per dimension of the frozen backbone's class-token readout on images `x`."""
     probe = PromptedViT(backbone, 1).to(x.device).eval()
     scale = float(probe.features(x).double().pow(2).mean().sqrt())
-    for p in backbone.parameters():
-        p.requires_grad_(False)
     return scale if math.isfinite(scale) and scale > 0 else 1.0
