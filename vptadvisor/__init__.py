@@ -57,10 +57,8 @@ sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:  # `vptadvisor.analyze` before anything imported it
-    if name in _CALLABLE:
-        module = importlib.import_module(f"{__name__}.{name}")
-        _make_callable(module)
-        return module
+    if name in _CALLABLE:  # importing binds the submodule on the package: _Package.__setattr__ makes it callable
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

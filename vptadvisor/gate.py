@@ -41,7 +41,8 @@ class GateOutcome:
         return asdict(self)
 
 
-def _pilot_dict(pilot: Any) -> dict | None:
+def pilot_dict(pilot: Any) -> dict | None:
+    """A pilot as its result.json dict (a PilotResult, or already a dict; None stays None)."""
     if pilot is None:
         return None
     return pilot if isinstance(pilot, dict) else pilot.to_dict()
@@ -90,7 +91,7 @@ def evaluate_gate(result: AnalyzeResult, expect: str, min_confidence: float = DE
     v = result.verdict
     if v is None or v.choice is None or v.p_vpt is None:
         raise UsageError("The analysis has no verdict to gate on: use an analyze result with a verdict.")
-    pd = _pilot_dict(pilot)
+    pd = pilot_dict(pilot)
     pv = (pd or {}).get("verdict")
     if pv:
         got, p_vpt, source = pv["choice"], float(pv["p_vpt"]), "pilot"
@@ -173,7 +174,10 @@ def run_check(cfg, *, require_expect: bool = True, progress: Callable[[int, int]
     when `cfg.pilot.run` says so, gate on `cfg.gate`, and write `cfg.report.path`."""
     from vptadvisor.analyze import analyze
     from vptadvisor.config import analyze_kwargs, pilot_kwargs
+    from vptadvisor.report.render import report_format
 
+    if cfg.report.path is not None:
+        report_format(cfg.report.path)  # a bad extension fails before measuring
     if cfg.dataset is None:
         raise UsageError("No dataset: give DATASET on the command line or set `dataset` in vptadvisor.yaml.")
     if require_expect and cfg.gate.expect is None:

@@ -38,15 +38,11 @@ SeedOpt = typer.Option(None, "--seed", help="Seed for every random choice (KID s
 
 
 def common_settings(**given: Any) -> dict[str, Any]:
-    """Command-line values -> dotted config keys (None: not given, the config layer decides)."""
+    """Command-line values -> dotted config keys (None: not given, the config layer decides; it also
+    unwraps enum options to their values)."""
     keys = {"pilot_result": "pilot.result", "report": "report.path", "expect": "gate.expect",
             "min_confidence": "gate.min_confidence", "allow_uncertain": "gate.allow_uncertain"}
-    out = {}
-    for name, value in given.items():
-        key = keys.get(name, name)
-        if key is not None:
-            out[key] = value.value if hasattr(value, "value") else value
-    return out
+    return {keys.get(name, name): value for name, value in given.items()}
 
 
 def emit(check, output_format: o.OutputFormat, quiet: bool, output: Optional[Path]) -> None:
@@ -121,7 +117,6 @@ def analyze(
     from vptadvisor.config import load_config
     from vptadvisor.gate import run_check
     from vptadvisor.report.console import progress_bar
-    from vptadvisor.report.render import report_format
 
     if demo and dataset is not None:
         raise UsageError("Give a DATASET path, or --demo to analyze the embedded demo dataset (not both).")
@@ -134,7 +129,7 @@ def analyze(
         allow_uncertain=allow_uncertain, report=report, pilot_result=pilot_result,
     )
     cli.update({"analyze.kid_subsets": kid_subsets, "analyze.kid_subset_size": kid_subset_size,
-                "analyze.resize": resize.value if resize is not None else None, "analyze.batch_size": batch_size,
+                "analyze.resize": resize, "analyze.batch_size": batch_size,
                 "analyze.workers": workers, "analyze.cache": False if no_cache else None})
     cfg = load_config(cli, config=config_path)
     if expect is None:
@@ -146,8 +141,6 @@ def analyze(
         cfg.dataset = demo_dataset(o.cache_root(cfg.cache_dir))
     elif cfg.dataset is None:
         raise UsageError("Give a DATASET path (or set `dataset` in vptadvisor.yaml), or --demo to analyze the embedded demo dataset.")
-    if cfg.report.path is not None:
-        report_format(cfg.report.path)  # a bad extension fails before the measurement
     with progress_bar("Inception features", enabled=not quiet) as progress:
         check = run_check(cfg, require_expect=False, progress=progress)
     emit(check, output_format, quiet, output)

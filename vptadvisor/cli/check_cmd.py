@@ -54,18 +54,15 @@ def check(
     from vptadvisor.config import load_config
     from vptadvisor.gate import run_check
     from vptadvisor.report.console import progress_bar
-    from vptadvisor.report.render import report_format
 
     cli = common_settings(
-        dataset=dataset, layout=None, reference=reference, objective=objective, train_size=train_size,
+        dataset=dataset, reference=reference, objective=objective, train_size=train_size,
         backbone=backbone, weights=weights, strict=strict, device=device, cache_dir=cache_dir, min_images=min_images,
         seed=seed, expect=expect, min_confidence=min_confidence, allow_uncertain=allow_uncertain, report=report,
         pilot_result=pilot_result,
     )
     cli["pilot.run"] = run_pilot
     cfg = load_config(cli, config=config_path)
-    if cfg.report.path is not None:
-        report_format(cfg.report.path)
     err = Console(stderr=True)
     talk = not quiet and sys.stderr.isatty()
     with progress_bar("Inception features", enabled=not quiet) as progress:

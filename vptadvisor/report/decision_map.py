@@ -18,7 +18,6 @@ import io
 import math
 
 import numpy as np
-from scipy import stats
 
 from vptadvisor.results import CHOICE_NAME, AnalyzeResult
 from vptadvisor.rule import Rule
@@ -40,20 +39,19 @@ def _plt():
 
 def p_vpt_grid(rule: Rule, n_train: float, fids: np.ndarray, ps: np.ndarray, fid_sd: float = 0.0) -> np.ndarray:
     """P(VPT better) on a grid: rows are values of P(high disparity) `ps`, columns FIDs."""
-    low, high = np.empty(len(fids)), np.empty(len(fids))
-    for j, fid in enumerate(fids):
-        mean, sd = rule.components(float(fid), float(n_train), fid_sd)
-        low[j], high[j] = stats.norm.cdf(mean[0] / sd[0]), stats.norm.cdf(mean[1] / sd[1])
     ps = np.clip(np.asarray(ps, dtype=np.float64), 0.0, 1.0)[:, None]
-    return (1.0 - ps) * low[None, :] + ps * high[None, :]
+    return rule.p_vpt(np.asarray(fids, dtype=np.float64)[None, :], ps, n_train, fid_sd)
 
 
 def p_vpt_by_size(rule: Rule, fid: float, p_high: float, sizes: np.ndarray, fid_sd: float = 0.0) -> np.ndarray:
-    out = np.empty(len(sizes))
-    for i, n in enumerate(sizes):
-        mean, sd = rule.components(fid, float(n), fid_sd)
-        out[i] = (1 - p_high) * stats.norm.cdf(mean[0] / sd[0]) + p_high * stats.norm.cdf(mean[1] / sd[1])
-    return out
+    return rule.p_vpt(fid, p_high, np.asarray(sizes), fid_sd)
+
+
+def user_point(result: AnalyzeResult) -> tuple[float, float, float, int]:
+    """The dataset's rule inputs from its verdict: (FID, FID sd, P(high disparity), training images)."""
+    inputs = result.verdict.inputs
+    return (float(inputs["fid"]), float(inputs.get("fid_sd") or 0.0), float(inputs["p_high_disparity"]),
+            int(inputs["n_train"]))
 
 
 def crossings(rule: Rule, fid: float, p_high: float, fid_sd: float = 0.0,
@@ -108,8 +106,7 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
     from matplotlib.patches import Patch
 
     v = result.verdict
-    inputs = v.inputs
-    fid, fid_sd, p_user, n = float(inputs["fid"]), float(inputs.get("fid_sd") or 0.0), float(inputs["p_high_disparity"]), int(inputs["n_train"])
+    fid, fid_sd, p_user, n = user_point(result)
     lo_t, hi_t = _thresholds(rule)
     rows, vtab_size = study_rows_near(rule, n)
     xs_all = [r["fid"] for r in rows] + [fid - 2 * fid_sd, fid + 2 * fid_sd]
@@ -200,8 +197,7 @@ def size_curve_png(result: AnalyzeResult, rule: Rule) -> bytes:
     """P(VPT better) against the number of training images, for the dataset's FID and objective."""
     plt = _plt()
     v = result.verdict
-    inputs = v.inputs
-    fid, fid_sd, p_user, n = float(inputs["fid"]), float(inputs.get("fid_sd") or 0.0), float(inputs["p_high_disparity"]), int(inputs["n_train"])
+    fid, fid_sd, p_user, n = user_point(result)
     lo_t, hi_t = _thresholds(rule)
     sizes = np.unique(np.round(np.geomspace(100, 100_000, 160)).astype(int))
     curve = p_vpt_by_size(rule, fid, p_user, sizes, fid_sd)

@@ -20,9 +20,10 @@ def _about(n: int) -> int:
 
 
 def _verdict_section(doc: Document, result: AnalyzeResult, gate, pilot: dict | None, pilot_ran: bool, rule) -> None:
-    from vptadvisor.report.decision_map import crossings
+    from vptadvisor.report.decision_map import crossings, user_point
 
-    v, inputs = result.verdict, result.verdict.inputs
+    v = result.verdict
+    fid, fid_sd, p_user, n_user = user_point(result)
     lo, hi = v.margin_interval
     doc.add(Heading(1, "Verdict"))
     tone = {"vpt": "good", "ft": "good", "uncertain": "neutral"}.get(v.choice)
@@ -36,11 +37,11 @@ def _verdict_section(doc: Document, result: AnalyzeResult, gate, pilot: dict | N
     if pv:
         doc.add(Para(f"The pilot decided: {CHOICE_TEXT.get(pv['choice'], pv['choice'])}, P(VPT better) = {pv['p_vpt']:.2f} "
                      f"(the rule's prediction updated with the measured margin; see Pilot)."))
-    cross = crossings(rule, float(inputs["fid"]), float(inputs["p_high_disparity"]), float(inputs.get("fid_sd") or 0.0))
+    cross = crossings(rule, fid, p_user, fid_sd)
     parts = [f"below {level:g} at about {_about(n):,} training images" for level, n in cross.items() if n is not None]
     if parts:
         doc.add(Para("With the same FID and objective, P(VPT better) falls " + ", ".join(parts)
-                     + f" (you have {int(inputs['n_train']):,}; the study covers "
+                     + f" (you have {n_user:,}; the study covers "
                      f"{rule.doc['study_range']['n_train'][0]:,}-{rule.doc['study_range']['n_train'][1]:,})."))
 
 
@@ -89,9 +90,9 @@ def _evidence_section(doc: Document, result: AnalyzeResult) -> None:
 
 
 def _map_section(doc: Document, result: AnalyzeResult, rule) -> None:
-    from vptadvisor.report.decision_map import decision_map_png, size_curve_png, study_rows_near
+    from vptadvisor.report.decision_map import decision_map_png, size_curve_png, study_rows_near, user_point
 
-    n = int(result.verdict.inputs["n_train"])
+    n = user_point(result)[3]
     _, size = study_rows_near(rule, n)
     doc.add(Heading(1, "Decision map"))
     doc.add(Figure("decision_map", decision_map_png(result, rule), "Decision map: FID against objective disparity",
@@ -152,11 +153,12 @@ def _show(value: Any) -> str:
 
 def build_report(result: AnalyzeResult, *, gate=None, pilot: Any = None, pilot_ran: bool = False,
                  rule: str | os.PathLike | None = None, config=None, notes: list[str] | None = None) -> Document:
+    from vptadvisor.gate import pilot_dict
     from vptadvisor.rule import load_rule
 
     if result.verdict is None or result.objective is None:
         raise ValueError("build_report needs an analysis with a verdict")
-    pilot_doc = pilot if pilot is None or isinstance(pilot, dict) else pilot.to_dict()
+    pilot_doc = pilot_dict(pilot)
     loaded = load_rule(rule)
     name = Path(result.dataset.path).name or result.dataset.path
     doc = Document(f"vptadvisor: VPT or full fine-tuning for {name}")

@@ -7,7 +7,6 @@ share_seconds, best_step}}, `difference`, `split`), so a result.json from disk i
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 COLOURS = {"vpt-deep": "#1a9850", "vpt-shallow": "#7570b3", "ft": "#d7301f"}
@@ -25,11 +24,9 @@ def _smooth(values: list[float], width: int) -> list[float]:
 
 def pilot_curves_png(pilot: dict) -> bytes:
     """Training loss per step and validation accuracy against the arm's seconds, one colour per arm."""
-    import matplotlib
+    from vptadvisor.report.decision_map import _plt, _png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _plt()
     n_classes = len((pilot.get("split") or {}).get("classes") or []) or None
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, arm in (pilot.get("arms") or {}).items():
@@ -85,7 +82,4 @@ def pilot_curves_png(pilot: dict) -> bytes:
                   f"McNemar p = {d['mcnemar_p']:.2g}")
     fig.suptitle(title, fontsize=10.5)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)

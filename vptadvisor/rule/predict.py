@@ -119,6 +119,18 @@ class Rule:
             sd = np.sqrt(sd**2 + (slope * fid_sd) ** 2)
         return mean, sd
 
+    def p_vpt(self, fid, p_high, n_train, fid_sd: float = 0.0) -> np.ndarray:
+        """P(VPT better) = (1 - p) Phi(mu_low / s_low) + p Phi(mu_high / s_high), broadcast over numpy
+        arrays: `fid` and `n_train` give the points where `components` is evaluated, `p_high` is
+        broadcast against them (e.g. fids[None, :] with ps[:, None] gives a grid)."""
+        fids, sizes = np.broadcast_arrays(np.asarray(fid, dtype=np.float64), np.asarray(n_train, dtype=np.float64))
+        low, high = np.empty(fids.shape), np.empty(fids.shape)
+        for idx in np.ndindex(fids.shape):
+            mean, sd = self.components(float(fids[idx]), float(sizes[idx]), fid_sd)
+            low[idx], high[idx] = stats.norm.cdf(mean[0] / sd[0]), stats.norm.cdf(mean[1] / sd[1])
+        p = np.asarray(p_high, dtype=np.float64)
+        return (1.0 - p) * low + p * high
+
     def mean_margin(self, p_high: float, fid: float, n_train: float) -> float:
         mean, _ = self.components(fid, n_train)
         return float((1 - p_high) * mean[0] + p_high * mean[1])
@@ -138,7 +150,7 @@ class Rule:
         p_hi = float(p_high_disparity)
         w = np.array([1 - p_hi, p_hi])
         mean, sd = self.components(fid, n_train, fid_sd)
-        p_vpt = float(np.sum(w * stats.norm.cdf(mean / sd)))
+        p_vpt = float(self.p_vpt(fid, p_hi, n_train, fid_sd))
         m = float(np.sum(w * mean))
         m_sd = math.sqrt(float(np.sum(w * (sd**2 + mean**2))) - m**2)
         level = float(self.decision["interval_level"])
