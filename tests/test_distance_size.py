@@ -69,6 +69,15 @@ def test_below_the_curve_it_extrapolates_and_widens():
     assert m.method == "offset fit (extrapolated)" and m.sd == pytest.approx(2 * size_curve().sd(n))
 
 
+def test_below_the_smallest_size_the_sd_is_doubled_once():
+    curve = size_curve()
+    ref = _ModelReference(F=100.0, c=50.0)
+    n = int(curve.sizes[0]) - 10  # the set itself is below the curve
+    m = size_matched_fid(np.zeros((n, 4)), ref, ref.fid(np.zeros((n, 4))))
+    assert curve.sd(n) == curve.sd(curve.sizes[0]) == pytest.approx(curve.error_sd[0])
+    assert m.method == "offset fit (extrapolated)" and m.sd == pytest.approx(2 * curve.error_sd[0])
+
+
 @pytest.mark.slow
 def test_real_dtd_subset_lands_near_the_measured_1000_image_fid(shared):
     """200 of dtd-10's images: the corrected FID is within 3 sd of dtd-10's FID at 1,000 images."""

@@ -65,9 +65,9 @@ class SizeCurve:
         return float(self.shape[0] + slope * (np.log(n) - log_sizes[0])), True
 
     def sd(self, n: float) -> float:
-        if n >= self.sizes[0]:
-            return float(np.interp(np.log(n), np.log(self.sizes), self.error_sd))
-        return 2.0 * float(self.error_sd[0])
+        """Validation sd of the fitted F at n (held at the smallest size's below it: the caller
+        doubles it once when the fit extrapolates the shape)."""
+        return float(np.interp(np.log(max(n, self.sizes[0])), np.log(self.sizes), self.error_sd))
 
 
 @lru_cache(maxsize=1)
