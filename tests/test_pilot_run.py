@@ -144,3 +144,15 @@ def test_batch_must_split_across_processes(assets, tmp_path, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(UsageError, match="divisible"):
         tiny_run(assets, tmp_path / "a", steps=2, batch_size=7)
+
+
+def test_the_pilot_leaves_the_callers_thread_count_as_it_was(assets, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        r = tiny_run(assets, tmp_path / "t", steps=2, arms="vpt-deep")  # trains with threads=1
+        assert r.arms["vpt-deep"].steps == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -209,21 +209,27 @@ def run_pilot(
         path = str(Path(run_dir).expanduser().absolute())
     else:
         path = str(Path("runs").absolute() / datetime.now().strftime("pilot-%Y%m%d-%H%M%S"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(d.world)))
+    n_threads = threads or max(1, (os.cpu_count() or 1) // max(1, local_world))
+    caller_threads = torch.get_num_threads()
     try:
         run = RunDir(d.gather_text(path)[0])  # rank 0's directory name on every rank
-        return _run(opts, split, run, resume is not None, dev, d, threads, prior,
-                    checkpoint_every, progress, t_session)
+        if n_threads != caller_threads:
+            torch.set_num_threads(n_threads)
+        return _run(opts, split, run, resume is not None, dev, d, prior, checkpoint_every, progress, t_session)
     finally:
+        # leave the caller's process as it was: re-setting the thread count, even to the same value,
+        # made later Inception features in this process differ in the 6th digit from earlier ones
+        if torch.get_num_threads() != caller_threads:
+            torch.set_num_threads(caller_threads)
         d.close()
 
 
 def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: torch.device, d: Dist,
-         threads: int | None, prior: Prior | None, checkpoint_every: float, progress, t_session: float):
+         prior: Prior | None, checkpoint_every: float, progress, t_session: float):
     if not resuming and (run.path / CONFIG).exists():
         raise UsageError(f"{run.path} already holds a pilot run: continue it with --resume or pick another --out.")
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(d.world)))
-    n_threads = threads or max(1, (os.cpu_count() or 1) // max(1, local_world))
-    torch.set_num_threads(n_threads)
+    n_threads = torch.get_num_threads()  # set by run_pilot
     if dev.type != "cuda":
         tune_allocator()
     say = progress if (progress and d.main) else (lambda _m: None)
