@@ -29,7 +29,7 @@ def test_defaults_without_any_file_or_environment(tmp_path):
     cfg = load_config({}, cwd=tmp_path, env={})
     assert cfg.file is None and cfg.dataset is None and cfg.layout == "auto" and cfg.seed == 0
     assert cfg.gate.expect is None and cfg.gate.min_confidence == 0.7 and cfg.gate.allow_uncertain is False
-    assert cfg.pilot.arms == ["vpt-deep", "ft"] and cfg.pilot.run == "never" and cfg.analyze == {}
+    assert cfg.pilot.arms == ["vpt-deep", "ft"] and cfg.pilot.run == "never" and analyze_kwargs(cfg) == {}
     assert set(cfg.sources.values()) == {"default"}
 
 
@@ -124,7 +124,8 @@ def test_wrong_environment_values_name_the_variable(tmp_path):
            "VPTADVISOR_TRAIN_SIZE": "null", "VPTADVISOR_ANALYZE_KID_SUBSETS": "7", "VPTADVISOR_CACHE_DIR": ""}
     cfg = load_config({}, cwd=tmp_path, env=env)
     assert cfg.gate.allow_uncertain is True and cfg.pilot.arms == ["vpt-deep", "ft"] and cfg.train_size is None
-    assert cfg.analyze == {"kid_subsets": 7} and cfg.sources["cache_dir"] == "default"  # empty = unset
+    assert cfg.analyze.kid_subsets == 7 and cfg.sources["analyze.kid_subsets"] == "environment VPTADVISOR_ANALYZE_KID_SUBSETS"
+    assert cfg.sources["cache_dir"] == "default"  # empty = unset
 
 
 def test_yaml_is_read_safely_and_bad_files_are_usage_errors(tmp_path):

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from vptadvisor.errors import GateFailed, UsageError
-from vptadvisor.gate import CheckResult, evaluate_gate, moved_input
+from vptadvisor.check import CheckResult
+from vptadvisor.gate import evaluate_gate, moved_input
 from vptadvisor.results import ObjectiveResult, VerdictResult
 from vptadvisor.rule import load_rule, objective_prior
 
@@ -86,8 +87,11 @@ def test_moved_input_points_against_the_expectation():
 
 def test_a_pilot_that_ran_decides_the_gate():
     r = predicted(**DTD_LIKE)  # the rule says VPT
-    pilot = {"verdict": {"choice": "ft", "p_vpt": 0.02, "confirms_rule": False},
-             "difference": {"vpt_arm": "vpt-deep", "margin": -0.125, "interval": [-0.17, -0.08], "n_val": 240}}
+    from vptadvisor.results.pilot import Difference, PilotResult, Verdict
+
+    pilot = PilotResult.model_construct(  # only the blocks the gate reads
+        verdict=Verdict.model_construct(choice="ft", p_vpt=0.02, confirms_rule=False),
+        difference=Difference.model_construct(vpt_arm="vpt-deep", margin=-0.125, interval=[-0.17, -0.08], n_val=240))
     out = evaluate_gate(r, "vpt", pilot=pilot)
     assert not out.passed and out.source == "pilot" and "from the pilot" in out.reason
     assert "vpt-deep - ft = -12.5 points [-17.0, -8.0] on 240 val images" in out.reason

@@ -51,7 +51,8 @@ def test_example_config_loads_and_sets_what_it_says(tmp_path):
     cfg = load_config({}, config=EXAMPLES / "vptadvisor.yaml", env={})
     assert cfg.dataset == EXAMPLES / "data" / "images"  # relative to the file
     assert cfg.gate.expect == "vpt" and cfg.gate.min_confidence == 0.7 and cfg.report.path.name == "vptadvisor-report.html"
-    assert cfg.pilot.arms == ["vpt-deep", "ft"] and cfg.pilot.run == "never" and cfg.analyze == {"batch_size": 32, "kid_subsets": 100}
+    assert cfg.pilot.arms == ["vpt-deep", "ft"] and cfg.pilot.run == "never"
+    assert (cfg.analyze.batch_size, cfg.analyze.kid_subsets) == (32, 100) and cfg.sources["analyze.batch_size"] == "file vptadvisor.yaml"
     assert {k for k, v in cfg.sources.items() if v == "default"} >= {"pilot.steps", "train_size"}  # commented out
 
 

@@ -62,7 +62,7 @@ def _register() -> None:
     from vptadvisor.cli import study_cmd  # noqa: F401
     from vptadvisor.cli import pilot_cmd  # noqa: F401
     from vptadvisor.cli import probe_cmd  # noqa: F401
-    from vptadvisor.cli import check_cmd, config_cmd  # noqa: F401
+    from vptadvisor.cli import check_cmd, config_cmd, schema_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

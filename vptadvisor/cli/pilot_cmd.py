@@ -7,38 +7,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from vptadvisor.cli import app
+from vptadvisor.cli import options as o
 from vptadvisor.errors import UsageError
-
-
-def _floats(text: Optional[str], option: str) -> Optional[list[float]]:
-    if text is None:
-        return None
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UsageError(f"{option} takes comma-separated numbers, e.g. 25,5,1,0.25; got {text!r}.") from None
-    if not values:
-        raise UsageError(f"{option} needs at least one learning rate.")
-    return values
-
-
-def _kwargs(text: Optional[str]) -> Optional[dict]:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--backbone-kwargs must be a JSON object, e.g. '{{\"depth\": 6}}' ({exc.msg}).") from None
-    if not isinstance(value, dict):
-        raise UsageError("--backbone-kwargs must be a JSON object, e.g. '{\"dynamic_img_size\": true}'.")
-    return value
+from vptadvisor.settings import PilotSettings
 
 
 def _mb(n: int) -> str:
@@ -92,58 +70,37 @@ def render(result, console: Console) -> None:
 
 
 @app.command("pilot")
+@o.settings_options(PilotSettings, "pilot")
 def pilot(
-    dataset: Optional[Path] = typer.Argument(None, help="Dataset directory (root/<class>/*, root/{train,val}/<class>/*) or manifest."),
-    budget: Optional[str] = typer.Option(None, "--budget", help="Wall-clock budget for the whole pilot: 90s, 30m, 2h, 1h30m."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps per arm instead of (or capped by) a budget: reproducible runs."),
-    arms: str = typer.Option("vpt-deep,ft", "--arms", help="Comma-separated arms: vpt-deep, vpt-shallow, ft."),
-    backbone: str = typer.Option("vit_base_patch16_224.augreg_in21k", "--backbone", help="timm ViT name."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Local checkpoint (.safetensors, .pth/.bin weights-only, .npz)."),
-    random_init: bool = typer.Option(False, "--random-init", help="Random backbone weights (smoke tests only)."),
-    backbone_kwargs: Optional[str] = typer.Option(None, "--backbone-kwargs", help="JSON object of extra timm.create_model arguments."),
-    img_size: int = typer.Option(224, "--img-size", help="Training resolution."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Global batch size (split across processes)."),
-    val_fraction: float = typer.Option(0.2, "--val-fraction", help="Stratified val share when the dataset has no val split."),
-    seed: int = typer.Option(0, "--seed"),
-    prompt_length: Optional[int] = typer.Option(None, "--prompt-length", help="Prompt tokens (default: deep 10, shallow 50)."),
-    vpt_lrs: Optional[str] = typer.Option(None, "--vpt-lrs", help="Base learning rates to search for VPT arms, e.g. 25,5,1,0.25."),
-    ft_lrs: Optional[str] = typer.Option(None, "--ft-lrs", help="Base learning rates to search for full fine-tuning."),
-    layout: str = typer.Option("auto", "--layout", help="Dataset layout: auto, folder, split, manifest."),
-    evals: int = typer.Option(4, "--evals", help="Val evaluations of the continued training in a --steps run (budget runs fit them to the time)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per process."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/pilot-<time>)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run from its directory."),
-    analysis: Optional[Path] = typer.Option(None, "--analysis", help="JSON of `vptadvisor analyze --format json`: the rule's prior."),
-    save_backbone: bool = typer.Option(False, "--save-backbone", help="Also save the fine-tuned model (large)."),
-    checkpoint_every: float = typer.Option(120.0, "--checkpoint-every", help="Seconds between checkpoints."),
-    fmt: str = typer.Option("table", "--format", help="table or json."),
+    dataset: Optional[Path] = typer.Argument(None, help="Dataset directory (root/<class>/*, root/{train,val}/<class>/*) or manifest (default: `dataset` in the config file).", show_default=False),
+    config_path: Optional[Path] = o.ConfigPath,
+    fmt: o.OutputFormat = o.Format,
     quiet: bool = typer.Option(False, "--quiet", help="No progress messages."),
+    settings: dict[str, Any] | None = None,
 ) -> None:
-    """Train VPT and full fine-tuning on DATASET within a budget; report which is ahead and how sure."""
-    started = time.perf_counter()  # the budget counts importing torch too
-    from vptadvisor.pilot import run_pilot
+    """Train VPT and full fine-tuning on DATASET within a budget; report which is ahead and how sure.
 
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r} is not one of table, json.")
+    Options left out come from the environment, then the config file (`dataset` and the `pilot`
+    section), then the defaults; the options are the fields of vptadvisor.settings.PilotSettings."""
+    started = time.perf_counter()  # the budget counts importing torch too
+    from vptadvisor.api import pilot as run_pilot
+    from vptadvisor.config import load_config, pilot_settings
+
+    given = dict(settings or {})
+    resume = given.pop("resume", None)
+    cfg = load_config({"dataset": dataset, **given}, config=config_path)
+    chosen = pilot_settings(cfg)
+    if resume is None and chosen.dataset is None:
+        raise UsageError("Pass a DATASET directory, set `dataset` in vptadvisor.yaml (or --resume RUN_DIR to continue a run).")
+    if resume is None and cfg.sources.get("pilot.budget") == "default" and cfg.sources.get("pilot.steps") == "default":
+        raise UsageError("Give the pilot a --budget (e.g. 30m, or pilot.budget in vptadvisor.yaml) or a fixed number of --steps per arm.")
     err = Console(stderr=True)
     show = not quiet and sys.stderr.isatty()
-    lrs = {}
-    if vpt_lrs is not None:
-        lrs = dict.fromkeys(("vpt-deep", "vpt-shallow"), _floats(vpt_lrs, "--vpt-lrs"))
-    if ft_lrs is not None:
-        lrs["ft"] = _floats(ft_lrs, "--ft-lrs")
-    result = run_pilot(
-        dataset, budget=budget, steps=steps, arms=arms, backbone=backbone, weights=weights, random_init=random_init,
-        backbone_kwargs=_kwargs(backbone_kwargs), img_size=img_size, batch_size=batch_size, val_fraction=val_fraction,
-        seed=seed, prompt_length=prompt_length, lrs=lrs or None, layout=layout, evals=evals, device=device,
-        threads=threads, run_dir=out, resume=resume, analysis=analysis, save_backbone=save_backbone,
-        checkpoint_every=checkpoint_every, progress=(lambda m: err.print(f"[dim]{m}[/dim]")) if show else None,
-        started=started,
-    )
+    result = run_pilot(started=started, progress=(lambda m: err.print(f"[dim]{m}[/dim]")) if show else None,
+                       **{**dict(chosen), "resume": resume})
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    if fmt == "json":
+    if fmt is o.OutputFormat.json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         render(result, Console() if sys.stdout.isatty() else Console(width=120))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -12,39 +12,35 @@ from rich.table import Table
 
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.settings import ReferenceSettings
 
 reference_app = typer.Typer(help="Build and list reference statistics of pretraining data.", no_args_is_help=True)
 app.add_typer(reference_app, name="reference")
 
 
 @reference_app.command("build")
+@o.settings_options(ReferenceSettings, "analyze")
 def build(
     directory: Path = typer.Argument(..., help="Directory of pretraining-like images (any layout analyze reads; labels are not needed)."),
     name: str = typer.Option(..., "--name", help="Name to select it by later (--reference NAME)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of the cache's references/ folder."),
-    source: Optional[str] = typer.Option(None, "--source", help="Where the images come from (stored in the metadata)."),
-    inception_weights: Optional[Path] = o.InceptionWeights,
-    resize: o.Resize = o.ResizeOpt,
-    device: o.Device = o.DeviceOpt,
-    batch_size: int = o.BatchSize,
-    workers: Optional[int] = o.Workers,
-    no_cache: bool = o.NoCache,
-    cache_dir: Optional[Path] = o.CacheDir,
-    min_images: int = o.MinImages,
-    seed: int = o.Seed,
+    config_path: Optional[Path] = o.ConfigPath,
     output_format: o.OutputFormat = o.Format,
     quiet: bool = o.Quiet,
+    settings: dict[str, Any] | None = None,
 ) -> None:
-    """Compute Inception features of DIRECTORY and save them as a reference."""
+    """Compute Inception features of DIRECTORY and save them as a reference (options: the fields of
+    vptadvisor.settings.ReferenceSettings; left out, the environment and the config file's)."""
+    from vptadvisor.config import load_config
+    from vptadvisor.config.load import command_settings
     from vptadvisor.reference_build import build_reference
     from vptadvisor.report.console import progress_bar
 
+    given = dict(settings or {})
+    source = given.pop("source", None)
+    chosen = command_settings(load_config(given, config=config_path), ReferenceSettings, "analyze", source=source)
     with progress_bar("Inception features", enabled=not quiet) as progress:
-        built = build_reference(
-            directory, name, output=output, source=source, inception_weights=inception_weights, resize=resize.value,
-            device=device.value, batch_size=batch_size, workers=workers, cache=not no_cache, cache_dir=cache_dir,
-            min_images=min_images, seed=seed, progress=progress,
-        )
+        built = build_reference(directory, name, output=output, progress=progress, **dict(chosen))
     if output_format is o.OutputFormat.json:
         typer.echo(json.dumps(built.__dict__, indent=2))
     else:

@@ -6,12 +6,13 @@ command line (in that order of increasing precedence). See docs/ci.md for every 
     cfg.gate.expect, cfg.sources["gate.expect"]
 """
 
+from vptadvisor.config.files import CONFIG_ENV, find_config_file, read_config_file
 from vptadvisor.config.load import (
-    CONFIG_ENV, all_settings, analyze_kwargs, find_config_file, load_config, pilot_kwargs, read_config_file,
+    Config, SettingInfo, all_settings, analyze_kwargs, analyze_settings, describe, load_config, pilot_kwargs,
+    pilot_settings,
 )
-from vptadvisor.config.schema import Config, GateConfig, Kind, PilotConfig, ReportConfig, SettingInfo
 
 __all__ = [
-    "CONFIG_ENV", "Config", "GateConfig", "Kind", "PilotConfig", "ReportConfig", "SettingInfo", "all_settings",
-    "analyze_kwargs", "find_config_file", "load_config", "pilot_kwargs", "read_config_file",
+    "CONFIG_ENV", "Config", "SettingInfo", "all_settings", "analyze_kwargs", "analyze_settings", "describe",
+    "find_config_file", "load_config", "pilot_kwargs", "pilot_settings", "read_config_file",
 ]

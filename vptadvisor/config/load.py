@@ -1,135 +1,143 @@
 """Effective settings: command line > environment > config file > defaults, each with its source.
 
-The config file is `--config PATH`, else `$VPTADVISOR_CONFIG`, else `vptadvisor.yaml` (or `.yml`) in
-the working directory, else the `[tool.vptadvisor]` table of `pyproject.toml` there. Relative paths
-in a file are relative to the file's folder; on the command line and in the environment, to the
-working directory. Unknown keys and values of the wrong type are usage errors (exit 2) that name
-the key.
+Every key, type, default, bound and environment variable comes from the settings models
+(vptadvisor/settings/models.py); this module only layers the sources and says where each value came
+from. pydantic validates. (pydantic-settings layers sources too, but it cannot say which source a
+value came from, which `config show` and the report print, nor resolve a file's relative paths
+against the file; so the layering is the few lines below.)
+
+Relative paths in a file are relative to the file's folder; on the command line and in the
+environment, to the working directory. Unknown keys and values of the wrong type are usage errors
+(exit 2) that name the key.
 """
 
 from __future__ import annotations
 
 import difflib
-import inspect
+import json
 import os
 import types
 import typing
-from dataclasses import fields
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, TypeVar
 
-from vptadvisor.config.schema import (
-    SECTIONS, BadValue, Config, Kind, SettingInfo, fixed_settings,
-)
+from pydantic import BaseModel, PrivateAttr, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from vptadvisor.config.files import find_config_file, read_config_file
 from vptadvisor.errors import UsageError
+from vptadvisor.settings import ENV_PREFIX, SECTIONS, AnalyzeSettings, CheckSettings, PilotSettings
+from vptadvisor.settings.fields import Duration
 
-CONFIG_ENV = "VPTADVISOR_CONFIG"
-FILE_NAMES = ("vptadvisor.yaml", "vptadvisor.yml")
-_NOT_FROM_CONFIG = {"dataset", "progress"}  # analyze() parameters a config cannot set this way
+M = TypeVar("M", bound=BaseModel)
 
 
-def _kind_from_hint(hint: Any, default: Any) -> Kind | None:
-    """A Kind for a type hint of analyze(); None when a file cannot express it (callables...)."""
-    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    optional = type(None) in args or default is None
-    rest = [a for a in args if a is not type(None)]
-    if any(a in (os.PathLike, Path) or (inspect.isclass(a) and issubclass(a, os.PathLike)) for a in rest):
-        return Kind("path", optional=optional)
-    if rest == [bool]:
-        return Kind("bool", optional=optional)
-    if rest == [int]:
-        return Kind("int", optional=optional)
-    if set(rest) <= {int, float} and rest:
-        return Kind("float", optional=optional)
-    if rest == [str]:
-        return Kind("str", optional=optional)
-    return None
+class Config(CheckSettings):  # type: ignore[misc, valid-type]
+    """Effective settings (CheckSettings); `sources` says where each dotted key's value came from."""
+
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return self._sources
+
+    @property
+    def file(self) -> Path | None:
+        return self._file
+
+    def get(self, key: str) -> Any:
+        """The value of a dotted key ("gate.expect", "analyze.batch_size", "seed")."""
+        section, _, name = key.rpartition(".")
+        return getattr(getattr(self, section) if section else self, name)
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    key: str  # dotted
+    field: FieldInfo
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.key.replace(".", "_").upper()
+
+    @property
+    def help(self) -> str:
+        return self.field.description or ""
+
+    @property
+    def default(self) -> Any:
+        return self.field.get_default(call_default_factory=True)
+
+    @property
+    def cli(self) -> str | None:
+        extra = self.field.json_schema_extra
+        return extra.get("x-cli") if isinstance(extra, dict) else None  # type: ignore[return-value]
+
+    @property
+    def from_file(self) -> bool:
+        extra = self.field.json_schema_extra
+        return not isinstance(extra, dict) or extra.get("x-file") is not False
+
+    def describe(self) -> str:
+        return describe(self.field)
+
+
+def _args(annotation: Any) -> tuple[bool, list[Any]]:
+    """(optional, the other members) of a type."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        return type(None) in args, [a for a in args if a is not type(None)]
+    return False, [annotation]
+
+
+def describe(field: FieldInfo) -> str:
+    """What a field takes, in words: "an integer >= 2", "one of vpt, ft (or null)"."""
+    optional, rest = _args(field.annotation)
+    ann = rest[0] if rest else Any
+    origin = typing.get_origin(ann)
+    if ann is Duration:
+        text = "a duration like 90s, 30m or 2h"
+    elif origin is Literal:
+        text = "one of " + ", ".join(map(str, typing.get_args(ann)))
+    elif origin is list:
+        (item,) = typing.get_args(ann)
+        if typing.get_origin(item) is Literal:
+            text = "a list of " + ", ".join(map(str, typing.get_args(item)))
+        else:
+            text = {float: "a list of numbers", int: "a list of integers"}.get(item, "a list of strings")
+    elif origin is dict or ann is dict:
+        text = "a mapping"
+    else:
+        text = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(ann, "")
+        if typing.get_origin(ann) is typing.Annotated and typing.get_args(ann)[0] is Path:
+            text = "a path"
+    low = next((getattr(m, a) for m in field.metadata for a in ("ge", "gt") if hasattr(m, a)), None)
+    high = next((getattr(m, a) for m in field.metadata for a in ("le", "lt") if hasattr(m, a)), None)
+    if low is not None and high is not None:
+        text += f" between {low:g} and {high:g}"
+    elif low is not None:
+        text += f" {'>=' if any(hasattr(m, 'ge') for m in field.metadata) else '>'} {low:g}"
+    return text + (" (or null)" if optional else "")
 
 
 @lru_cache(maxsize=1)
-def analyze_section_settings() -> tuple[SettingInfo, ...]:
-    """`analyze.<name>` for every keyword argument of analyze() without a top-level key, typed from
-    its annotation: new arguments of analyze() become settable without a change here."""
-    from vptadvisor.analyze import analyze
-
-    hints = typing.get_type_hints(analyze)
-    top = {f.name for f in fields(Config)}
-    out = []
-    for name, p in inspect.signature(analyze).parameters.items():
-        if name in _NOT_FROM_CONFIG or name in top or p.default is inspect.Parameter.empty:
-            continue
-        kind = _kind_from_hint(hints.get(name), p.default)
-        if kind is not None:
-            out.append(SettingInfo(f"analyze.{name}", kind, p.default, f"analyze(..., {name}=...)", None))
-    return tuple(out)
+def _infos() -> dict[str, SettingInfo]:
+    out: dict[str, SettingInfo] = {}
+    for name, field in CheckSettings.model_fields.items():
+        if name in SECTIONS:
+            for sub, subfield in SECTIONS[name].model_fields.items():
+                out[f"{name}.{sub}"] = SettingInfo(f"{name}.{sub}", subfield)
+        else:
+            out[name] = SettingInfo(name, field)
+    return out
 
 
 def all_settings() -> list[SettingInfo]:
-    return fixed_settings() + list(analyze_section_settings())
-
-
-# --- the config file ---------------------------------------------------------------------------
-
-def find_config_file(explicit: str | os.PathLike | None = None, cwd: str | os.PathLike | None = None,
-                     env: Mapping[str, str] | None = None) -> Path | None:
-    env = os.environ if env is None else env
-    chosen = explicit if explicit is not None else (env.get(CONFIG_ENV) or None)
-    if chosen is not None:
-        path = Path(chosen).expanduser()
-        if not path.is_file():
-            how = "--config" if explicit is not None else f"${CONFIG_ENV}"
-            raise UsageError(f"Config file {path} ({how}) does not exist: check the path.")
-        return path
-    here = Path(cwd) if cwd is not None else Path.cwd()
-    for name in FILE_NAMES:
-        if (here / name).is_file():
-            return here / name
-    pyproject = here / "pyproject.toml"
-    if pyproject.is_file() and _read_toml(pyproject).get("tool", {}).get("vptadvisor") is not None:
-        return pyproject
-    return None
-
-
-def _read_toml(path: Path) -> dict:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise UsageError(f"Reading {path.name} needs Python 3.11 or the tomli package: pip install tomli, "
-                             "or use vptadvisor.yaml.") from None
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"Cannot read {path} ({exc}): fix the TOML.") from None
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The raw settings mapping of a config file (`[tool.vptadvisor]` for TOML)."""
-    if path.suffix == ".toml":
-        doc = _read_toml(path)
-        table = doc.get("tool", {}).get("vptadvisor")
-        if table is None:
-            raise UsageError(f"{path} has no [tool.vptadvisor] table: add one, or pass a vptadvisor.yaml.")
-        return table
-    import yaml
-
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read config file {path} ({exc}).") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise UsageError(f"{path} is not valid YAML{at}: fix the file.") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise UsageError(f"{path} must hold a mapping of settings (key: value), not {type(doc).__name__}.")
-    return doc
+    """Every key of the config file, in the model's order."""
+    return list(_infos().values())
 
 
 def _unknown(label: str, key: str, known: list[str]) -> UsageError:
@@ -139,61 +147,83 @@ def _unknown(label: str, key: str, known: list[str]) -> UsageError:
                       "`vptadvisor config show`.")
 
 
-def flatten_file(raw: dict[str, Any], label: str, infos: dict[str, SettingInfo]) -> dict[str, Any]:
+def flatten_file(raw: dict[str, Any], label: str) -> dict[str, Any]:
     """Nested file mapping -> {dotted key: raw value}; unknown keys and non-mapping sections are errors."""
-    out: dict[str, Any] = {}
+    infos = _infos()
     known = sorted(infos)
+    out: dict[str, Any] = {}
     for key, value in raw.items():
         key = str(key)
-        if key in SECTIONS or key == "analyze":
+        if key in SECTIONS:
             if value is None:
                 continue
             if not isinstance(value, dict):
                 raise UsageError(f"{label}: '{key}' must be a mapping of settings, got {type(value).__name__}.")
             for sub, subvalue in value.items():
                 dotted = f"{key}.{sub}"
-                if dotted not in infos:
+                if dotted not in infos or not infos[dotted].from_file:
                     raise _unknown(label, dotted, known)
                 out[dotted] = subvalue
-        elif key in infos:
+        elif key in infos and infos[key].from_file:
             out[key] = value
         else:
             raise _unknown(label, key, known)
     return out
 
 
-# --- resolution --------------------------------------------------------------------------------
+def parse_text(info: SettingInfo, text: str) -> Any:
+    """Text (an environment variable, a command-line string) -> a value of the setting's type:
+    true/false/yes/no/1/0 for booleans, null for unset, commas for lists, JSON for mappings."""
+    optional, rest = _args(info.field.annotation)
+    t = text.strip()
+    if optional and t.lower() in ("", "null", "none"):
+        return None
+    origin = typing.get_origin(rest[0]) if rest else None
+    if origin is dict:
+        try:
+            return json.loads(t)
+        except json.JSONDecodeError:
+            raise ValueError(info.describe() + " (as JSON)") from None
+    value: Any = [v.strip() for v in t.split(",") if v.strip()] if origin is list else t
+    try:  # pydantic's lax mode turns text into numbers and booleans; the strict model then checks
+        return TypeAdapter(info.field.annotation).validate_python(value, strict=False)
+    except ValidationError:
+        return value
 
-def load_config(cli: Mapping[str, Any] | None = None, config: str | os.PathLike | None = None,
-                cwd: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        section, _, name = key.rpartition(".")
+        (out.setdefault(section, {}) if section else out)[name] = value
+    return out
+
+
+def load_config(cli: Mapping[str, Any] | None = None, config: str | os.PathLike[str] | None = None,
+                cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Resolve every setting. `cli` maps dotted keys to command-line values (None: not given)."""
     env = os.environ if env is None else env
-    infos = {s.key: s for s in all_settings()}
-    values: dict[str, Any] = {k: s.default for k, s in infos.items()}
+    infos = _infos()
+    given: dict[str, Any] = {}
     sources: dict[str, str] = dict.fromkeys(infos, "default")
+    label: dict[str, str] = {}  # how an error names where a key's value came from
 
     path = find_config_file(config, cwd, env)
     if path is not None:
-        label = str(path)
-        for key, raw in flatten_file(read_config_file(path), label, infos).items():
-            info = infos[key]
-            try:
-                value = info.kind.check(raw)
-            except BadValue as exc:
-                raise UsageError(f"{label}: {key} must be {exc}, got {raw!r}.") from None
-            if isinstance(value, Path) and not value.is_absolute():
-                value = path.parent / value
-            values[key], sources[key] = value, f"file {path.name}"
+        for key, raw in flatten_file(read_config_file(path), str(path)).items():
+            if isinstance(raw, str) and _is_path(infos[key]) and raw.strip() and not Path(raw).expanduser().is_absolute():
+                raw = str(path.parent / raw)
+            given[key], sources[key], label[key] = raw, f"file {path.name}", f"{path}: {key}"
 
     for key, info in infos.items():
         text = env.get(info.env)
-        if text is None or text == "":
+        if not text or not info.from_file:
             continue
         try:
-            values[key] = info.kind.parse(text)
-        except BadValue as exc:
+            given[key] = parse_text(info, text)
+        except ValueError as exc:
             raise UsageError(f"Environment variable {info.env}: {key} must be {exc}, got {text!r}.") from None
-        sources[key] = f"environment {info.env}"
+        sources[key], label[key] = f"environment {info.env}", f"Environment variable {info.env}: {key}"
 
     for key, value in (cli or {}).items():
         if value is None:
@@ -201,47 +231,80 @@ def load_config(cli: Mapping[str, Any] | None = None, config: str | os.PathLike 
         if key not in infos:
             raise UsageError(f"unknown setting {key!r} given on the command line.")
         info = infos[key]
-        option = info.cli or key
-        try:
-            values[key] = info.kind.check(value.value if hasattr(value, "value") else value)
-        except BadValue as exc:
-            shown = value.value if hasattr(value, "value") else value
-            raise UsageError(f"{option} must be {str(exc).replace(' (or null)', '')}, got {shown!r}.") from None
+        option = info.cli.split("/")[0] if info.cli else key
+        value = getattr(value, "value", value)  # enums
+        given[key] = parse_text(info, value) if isinstance(value, str) and not _is_plain_str(info) else value
         sources[key] = f"command line {option}" if option.startswith("-") else "command line"
+        label[key] = option
 
-    cfg = Config(sources=sources, file=path)
-    for key, value in values.items():
-        section, _, name = key.rpartition(".")
-        if section == "analyze":
-            if sources[key] != "default":
-                cfg.analyze[name] = value
-        else:
-            setattr(getattr(cfg, section) if section else cfg, name, value)
+    try:
+        cfg = Config.model_validate(_nest(given))
+    except ValidationError as exc:
+        raise _bad_value(exc, given, label) from None
+    cfg._sources, cfg._file = sources, path
     return cfg
 
 
-def analyze_kwargs(cfg: Config) -> dict[str, Any]:
-    """Keyword arguments of analyze() from the settings: every top-level key that is a parameter of
-    analyze(), plus the `analyze` section (only what was set, so analyze()'s own defaults hold)."""
-    from vptadvisor.analyze import analyze
+def _is_path(info: SettingInfo) -> bool:
+    return "a path" in info.describe()
 
-    params = inspect.signature(analyze).parameters
-    out = {f.name: getattr(cfg, f.name) for f in fields(Config)
-           if f.name in params and f.name not in _NOT_FROM_CONFIG and "kind" in f.metadata}
-    out.update(cfg.analyze)
+
+def _is_plain_str(info: SettingInfo) -> bool:
+    _, rest = _args(info.field.annotation)
+    return bool(rest) and (rest[0] is str or typing.get_origin(rest[0]) is Literal or rest[0] is Duration)
+
+
+def _bad_value(exc: ValidationError, given: Mapping[str, Any], label: Mapping[str, str]) -> UsageError:
+    """The first error as one sentence naming the key (and the file, variable or option it came from)."""
+    infos = _infos()
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    key = next((".".join(loc[:n]) for n in (2, 1) if ".".join(loc[:n]) in infos), ".".join(loc))
+    if key not in infos:
+        return UsageError(f"Bad setting {key}: {err['msg']}.")
+    value = given.get(key)
+    where = label.get(key, key)
+    if where.startswith("-"):  # a command-line option
+        return UsageError(f"{where} must be {infos[key].describe().replace(' (or null)', '')}, got {value!r}.")
+    return UsageError(f"{where} must be {infos[key].describe()}, got {value!r}.")
+
+
+# --- the command models, from the effective settings -----------------------------------------------
+
+def _values(cfg: Config, model: type[BaseModel], section: str) -> dict[str, Any]:
+    """The settings of `model` that were set (top-level shared keys, then its section): unset keys
+    keep the command's own default."""
+    out: dict[str, Any] = {}
+    for name in model.model_fields:
+        for key in (name, f"{section}.{name}"):
+            if key in cfg.sources and cfg.sources[key] != "default":
+                out[name] = cfg.get(key)
     return out
+
+
+def command_settings(cfg: Config, model: type[M], section: str, **given: Any) -> M:
+    """A command's settings model from the effective settings (plus values the file cannot hold)."""
+    return model.model_validate({**_values(cfg, model, section), **{k: v for k, v in given.items() if v is not None}})
+
+
+def analyze_settings(cfg: Config) -> AnalyzeSettings:
+    return AnalyzeSettings.model_validate(_values(cfg, AnalyzeSettings, "analyze"))
+
+
+def pilot_settings(cfg: Config) -> PilotSettings:
+    values = _values(cfg, PilotSettings, "pilot")
+    if cfg.dataset is not None:
+        values["dataset"] = cfg.dataset
+    if cfg.pilot.steps is not None and cfg.sources.get("pilot.budget") == "default":
+        values["budget"] = None  # steps alone: no default budget on top
+    return PilotSettings.model_validate(values)
+
+
+def analyze_kwargs(cfg: Config) -> dict[str, Any]:
+    """Keyword arguments of analyze() from the settings (only what was set)."""
+    return _values(cfg, AnalyzeSettings, "analyze")
 
 
 def pilot_kwargs(cfg: Config) -> dict[str, Any]:
     """Keyword arguments of vptadvisor.pilot.run_pilot() from the settings (dataset excluded)."""
-    p = cfg.pilot
-    out: dict[str, Any] = {
-        "budget": p.budget if p.steps is None or cfg.sources.get("pilot.budget") != "default" else None,
-        "steps": p.steps, "arms": list(p.arms), "weights": cfg.weights,
-        "backbone_kwargs": dict(p.backbone_kwargs) or None, "img_size": p.img_size, "batch_size": p.batch_size,
-        "val_fraction": p.val_fraction, "seed": cfg.seed, "prompt_length": p.prompt_length, "layout": cfg.layout,
-        "evals": p.evals, "device": cfg.device, "threads": p.threads, "run_dir": p.out,
-    }
-    if cfg.backbone is not None:
-        out["backbone"] = cfg.backbone
-    return out
+    return pilot_settings(cfg).kwargs()

@@ -84,7 +84,7 @@ def finish(run: RunDir, state: dict, opts, info: BackboneInfo, split: Split, ban
         result.curves_png = str(plot_curves(result, run.path / "curves.png"))
     result.elapsed_seconds = round(elapsed_before + time.perf_counter() - t_session, 3)
     if opts.budget_seconds and result.elapsed_seconds > 1.1 * opts.budget_seconds:
-        notes.append(f"the run took {result.elapsed_seconds / opts.budget_seconds:.0%} of its budget")
+        result.notes.append(f"the run took {result.elapsed_seconds / opts.budget_seconds:.0%} of its budget")
     if d.main:
         run.write_json(RESULT, result.to_dict())
         run.drop_checkpoints()

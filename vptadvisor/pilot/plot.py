@@ -17,5 +17,5 @@ def plot_curves(result: PilotResult, path: str | Path) -> Path:
     accuracy against the arm's seconds, one colour per arm, chance level dashed."""
     from vptadvisor.report.pilot_curves import pilot_curves_png
 
-    write_bytes(path, pilot_curves_png(result.to_dict()))
+    write_bytes(path, pilot_curves_png(result))
     return Path(path)

@@ -1,128 +1,16 @@
-"""The pilot's result: dataclasses with exactly the fields of result.json.
-
-Contract (issue 5): ``arms`` {name: {val_accuracy, val_accuracy_interval, trainable_params,
-peak_memory_bytes, seconds}}, ``budget_seconds``, ``elapsed_seconds``, ``difference`` {margin,
-interval, mcnemar_p}, ``verdict`` {choice, p_vpt, confirms_rule}; everything else is extra.
-"""
+"""The pilot's result, built from the arms' states. The typed models (the fields of result.json)
+live in vptadvisor/results/pilot.py, so that reading a result needs no torch."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import numpy as np
 
 from vptadvisor.pilot.stats import Prior, combine, paired_difference, wilson_interval
+from vptadvisor.results.pilot import SCHEMA, ArmResult, Candidate, Difference, PilotResult, Verdict
 
-SCHEMA = "vptadvisor.pilot/1"
-
-
-@dataclass
-class Candidate:
-    base_lr: float
-    lr: float
-    status: str  # winner | dropped | diverged | alive
-    steps: int
-    scores: list[float]  # mean pre-update loss per rung survived
-    reason: str | None
-    losses: list[float]  # pre-update training loss of every step it trained
-
-
-@dataclass
-class ArmResult:
-    name: str
-    val_accuracy: float | None  # best over the evaluations of the continued training
-    val_accuracy_interval: list[float] | None  # Wilson 95 %
-    trainable_params: int
-    peak_memory_bytes: int
-    seconds: float
-    status: str  # ok | truncated | failed
-    total_params: int
-    trainable_fraction: float
-    final_val_accuracy: float | None
-    best_step: int | None
-    steps: int
-    epochs: float
-    share_seconds: float | None
-    seconds_breakdown: dict[str, float]
-    images_per_second: float | None
-    eval_images_per_second: float | None
-    memory_method: str | None
-    memory_baseline_bytes: int
-    lr: float | None
-    base_lr: float | None
-    prompt_length: int
-    plan: dict[str, Any]
-    candidates: list[Candidate]
-    curve: dict[str, list[list[float]]]  # train: [step, loss], val: [step, seconds, accuracy]
-    weights_file: str | None
-    steps_by_session: dict[str, int]  # training steps run in each session (resumed runs have several)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Difference:
-    vpt_arm: str
-    ft_arm: str
-    margin: float  # accuracy(vpt_arm) - accuracy(ft_arm), fraction
-    interval: list[float]  # paired bootstrap 95 %
-    mcnemar_p: float
-    se: float
-    n_val: int
-    discordant: dict[str, int]
-    bootstrap_samples: int
-
-
-@dataclass
-class Verdict:
-    choice: str  # vpt | ft | uncertain (the rule's thresholds, see stats.combine)
-    p_vpt: float
-    confirms_rule: bool | None
-    rule_choice: str | None
-    posterior_margin: float
-    posterior_sd: float
-    posterior_interval: list[float]
-    source: str
-    prior: dict | None
-    measured: dict
-
-
-@dataclass
-class PilotResult:
-    arms: dict[str, ArmResult]
-    budget_seconds: float | None
-    elapsed_seconds: float
-    difference: Difference | None
-    verdict: Verdict | None
-    schema: str
-    dataset: str
-    backbone: str
-    weights: str
-    device: str
-    world_size: int
-    img_size: int
-    batch_size: int
-    seed: int
-    split: dict[str, Any]
-    setup_seconds: float
-    sessions: int
-    run_dir: str
-    curves_png: str | None
-    notes: list[str]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "PilotResult":
-        """Rebuild the dataclasses from a result.json mapping."""
-        d = dict(data)
-        d["arms"] = {name: ArmResult(**{**a, "candidates": [Candidate(**c) for c in a["candidates"]]})
-                     for name, a in d["arms"].items()}
-        d["difference"] = Difference(**d["difference"]) if d.get("difference") else None
-        d["verdict"] = Verdict(**d["verdict"]) if d.get("verdict") else None
-        return cls(**d)
+__all__ = ["SCHEMA", "ArmResult", "Candidate", "Difference", "PilotResult", "Verdict", "arm_result", "compare"]
 
 
 def _finite(x: float | None) -> float | None:
@@ -168,8 +56,8 @@ def arm_result(st: dict, n_train: int, global_batch: int, n_val: int, weights_fi
         base_lr=winner["base_lr"] if winner else None,
         prompt_length=int(st.get("prompt_length", 0)),
         plan=st["plan"] or {},
-        candidates=[Candidate(c["base_lr"], c["lr"], c["status"], c["steps"], c["scores"], c["reason"], c["losses"])
-                    for c in st["candidates"]],
+        candidates=[Candidate(base_lr=c["base_lr"], lr=c["lr"], status=c["status"], steps=c["steps"],
+                              scores=c["scores"], reason=c["reason"], losses=c["losses"]) for c in st["candidates"]],
         curve={"train": curve_train, "val": [[e["step"], e["seconds"], e["accuracy"]] for e in st["evals"]]},
         weights_file=weights_file,
         steps_by_session=dict(st.get("steps_by_session", {})),

@@ -14,11 +14,11 @@ stacked in a column at that FID and labelled as a group mean; FGVC tasks have th
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 
+from vptadvisor.report.figure import png, subplots
 from vptadvisor.results import CHOICE_NAME, AnalyzeResult
 from vptadvisor.rule import Rule
 
@@ -26,15 +26,6 @@ VPT_COLOUR, FT_COLOUR, TIE_COLOUR, USER_COLOUR = "#1a9850", "#d7301f", "#707070"
 ZONE_COLOURS = ("#fbd3c4", "#f2f2f2", "#f2f2f2", "#cfeccf")  # FT zone, close call (two bands), VPT zone
 STRIP = 0.055  # height of one stacked study task in the strips, in units of P(high disparity)
 WINNER_STYLE = {"vpt": ("^", VPT_COLOUR, "VPT won"), "ft": ("v", FT_COLOUR, "FT won"), "tie": ("D", TIE_COLOUR, "tie")}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def p_vpt_grid(rule: Rule, n_train: float, fids: np.ndarray, ps: np.ndarray, fid_sd: float = 0.0) -> np.ndarray:
@@ -93,15 +84,7 @@ def _thresholds(rule: Rule) -> tuple[float, float]:
     return float(d["ft_if_p_at_most"]), float(d["vpt_if_p_at_least"])
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    _plt().close(fig)
-    return buf.getvalue()
-
-
 def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
-    plt = _plt()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -118,7 +101,7 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
     fids = np.linspace(x0, x1, 240)
     ys = np.linspace(y0, y1, 200)
     grid = p_vpt_grid(rule, n, fids, ys)
-    fig, ax = plt.subplots(figsize=(10, 7.2))
+    fig, ax = subplots(figsize=(10, 7.2))
     ax.contourf(fids, ys, grid, levels=[0, lo_t, 0.5, hi_t, 1.0], colors=ZONE_COLOURS, alpha=0.9)
     ax.contour(fids, ys, grid, levels=[0.5], colors="black", linewidths=1.8)
     ax.contour(fids, ys, grid, levels=[lo_t, hi_t], colors="black", linewidths=1.0, linestyles="--")
@@ -190,18 +173,17 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
              "Shading and lines: the rule at your training-set size; in the strips it continues with disparity 0 and 1.",
              fontsize=7.5, color="#333333", va="bottom")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    return _png(fig)
+    return png(fig)
 
 
 def size_curve_png(result: AnalyzeResult, rule: Rule) -> bytes:
     """P(VPT better) against the number of training images, for the dataset's FID and objective."""
-    plt = _plt()
     v = result.verdict
     fid, fid_sd, p_user, n = user_point(result)
     lo_t, hi_t = _thresholds(rule)
     sizes = np.unique(np.round(np.geomspace(100, 100_000, 160)).astype(int))
     curve = p_vpt_by_size(rule, fid, p_user, sizes, fid_sd)
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = subplots(figsize=(8, 3.8))
     ax.axhspan(hi_t, 1, color=ZONE_COLOURS[3])
     ax.axhspan(lo_t, hi_t, color=ZONE_COLOURS[1])
     ax.axhspan(0, lo_t, color=ZONE_COLOURS[0])
@@ -226,4 +208,4 @@ def size_curve_png(result: AnalyzeResult, rule: Rule) -> bytes:
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)

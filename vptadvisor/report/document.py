@@ -8,6 +8,7 @@ from typing import Any
 
 from vptadvisor.report.render import Bullets, Document, Figure, Heading, Para, Table, report_format, write_document
 from vptadvisor.results import CHOICE_TEXT, AnalyzeResult, confirmation
+from vptadvisor.results.pilot import PilotResult
 
 INPUT_NAMES = {"objective": "task objective", "fid": "FID", "n_train": "training images"}
 MAX_SKIPPED = 20
@@ -19,7 +20,8 @@ def _about(n: int) -> int:
     return int(round(n, -digits))
 
 
-def _verdict_section(doc: Document, result: AnalyzeResult, gate, pilot: dict | None, pilot_ran: bool, rule) -> None:
+def _verdict_section(doc: Document, result: AnalyzeResult, gate, pilot: PilotResult | None, pilot_ran: bool,
+                     rule) -> None:
     from vptadvisor.report.decision_map import crossings, user_point
 
     v = result.verdict
@@ -33,9 +35,9 @@ def _verdict_section(doc: Document, result: AnalyzeResult, gate, pilot: dict | N
     doc.add(Para(v.advice))
     if gate is not None:
         doc.add(Para(gate.reason, strong=True, tone="good" if gate.passed else "bad"))
-    pv = (pilot or {}).get("verdict") if pilot_ran else None
-    if pv:
-        doc.add(Para(f"The pilot decided: {CHOICE_TEXT.get(pv['choice'], pv['choice'])}, P(VPT better) = {pv['p_vpt']:.2f} "
+    pv = pilot.verdict if pilot is not None and pilot_ran else None
+    if pv is not None:
+        doc.add(Para(f"The pilot decided: {CHOICE_TEXT.get(pv.choice, pv.choice)}, P(VPT better) = {pv.p_vpt:.2f} "
                      f"(the rule's prediction updated with the measured margin; see Pilot)."))
     cross = crossings(rule, fid, p_user, fid_sd)
     parts = [f"below {level:g} at about {_about(n):,} training images" for level, n in cross.items() if n is not None]
@@ -106,33 +108,33 @@ def _map_section(doc: Document, result: AnalyzeResult, rule) -> None:
                    "the study measured (extrapolated)."))
 
 
-def _pilot_section(doc: Document, pilot: dict, pilot_ran: bool) -> None:
+def _pilot_section(doc: Document, pilot: PilotResult, pilot_ran: bool) -> None:
     from vptadvisor.report.pilot_curves import pilot_curves_png
 
     doc.add(Heading(1, "Pilot"))
     if not pilot_ran:
-        doc.add(Para(f"From the finished run in {pilot.get('run_dir', '?')} (read, not run by this check)."))
+        doc.add(Para(f"From the finished run in {pilot.run_dir} (read, not run by this check)."))
     rows = []
-    for name, a in (pilot.get("arms") or {}).items():
-        acc = a.get("val_accuracy")
-        ci = a.get("val_accuracy_interval") or [None, None]
+    for name, a in pilot.arms.items():
+        acc = a.val_accuracy
+        ci = a.val_accuracy_interval or [float("nan"), float("nan")]
         rows.append([name, "-" if acc is None else f"{acc:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]",
-                     f"{a.get('trainable_params', 0):,}", f"{a.get('peak_memory_bytes', 0) / 2**20:,.0f} MiB",
-                     f"{a.get('seconds', 0):.0f}", str(a.get("status", ""))])
-    budget = pilot.get("budget_seconds")
-    doc.add(Para(f"{pilot.get('backbone', '?')} on {pilot.get('dataset', '?')}; "
-                 f"{(pilot.get('split') or {}).get('n_train', '?')} train / {(pilot.get('split') or {}).get('n_val', '?')} "
-                 f"val images; {pilot.get('elapsed_seconds', 0):.0f} s" + (f" of a {budget:.0f} s budget." if budget else ".")),
+                     f"{a.trainable_params:,}", f"{a.peak_memory_bytes / 2**20:,.0f} MiB",
+                     f"{a.seconds:.0f}", a.status])
+    budget = pilot.budget_seconds
+    doc.add(Para(f"{pilot.backbone} on {pilot.dataset}; {pilot.split.get('n_train', '?')} train / "
+                 f"{pilot.split.get('n_val', '?')} val images; {pilot.elapsed_seconds:.0f} s"
+                 + (f" of a {budget:.0f} s budget." if budget else ".")),
             Table(["arm", "val accuracy [95 %]", "trainable params", "peak memory", "seconds", "status"], rows))
-    d, pv = pilot.get("difference"), pilot.get("verdict")
-    if d:
-        lo, hi = d["interval"]
-        doc.add(Para(f"{d['vpt_arm']} - ft: {100 * d['margin']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}] "
-                     f"(paired bootstrap, {d.get('n_val', '?')} val images), McNemar p = {d['mcnemar_p']:.3g}."))
-    if pv:
-        rule = confirmation(pv.get("confirms_rule"), pv["choice"], pv.get("rule_choice"))
-        doc.add(Para(f"Pilot verdict: {CHOICE_TEXT.get(pv['choice'], pv['choice'])}, P(VPT better) = {pv['p_vpt']:.2f}; {rule}."))
-    if any((a.get("curve") or {}).get("val") or (a.get("curve") or {}).get("train") for a in (pilot.get("arms") or {}).values()):
+    d, pv = pilot.difference, pilot.verdict
+    if d is not None:
+        lo, hi = d.interval
+        doc.add(Para(f"{d.vpt_arm} - ft: {100 * d.margin:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}] "
+                     f"(paired bootstrap, {d.n_val} val images), McNemar p = {d.mcnemar_p:.3g}."))
+    if pv is not None:
+        rule = confirmation(pv.confirms_rule, pv.choice, pv.rule_choice)
+        doc.add(Para(f"Pilot verdict: {CHOICE_TEXT.get(pv.choice, pv.choice)}, P(VPT better) = {pv.p_vpt:.2f}; {rule}."))
+    if any(a.curve.get("val") or a.curve.get("train") for a in pilot.arms.values()):
         doc.add(Figure("pilot_curves", pilot_curves_png(pilot), "Pilot learning curves",
                        "Training loss and validation accuracy of each arm."))
 
@@ -151,14 +153,13 @@ def _show(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
-def build_report(result: AnalyzeResult, *, gate=None, pilot: Any = None, pilot_ran: bool = False,
+def build_report(result: AnalyzeResult, *, gate=None, pilot: PilotResult | None = None, pilot_ran: bool = False,
                  rule: str | os.PathLike | None = None, config=None, notes: list[str] | None = None) -> Document:
-    from vptadvisor.gate import pilot_dict
     from vptadvisor.rule import load_rule
 
     if result.verdict is None or result.objective is None:
         raise ValueError("build_report needs an analysis with a verdict")
-    pilot_doc = pilot_dict(pilot)
+    pilot_doc = pilot
     loaded = load_rule(rule)
     name = Path(result.dataset.path).name or result.dataset.path
     doc = Document(f"vptadvisor: VPT or full fine-tuning for {name}")
@@ -189,7 +190,7 @@ def build_report(result: AnalyzeResult, *, gate=None, pilot: Any = None, pilot_r
     return doc
 
 
-def write_report(path: str | os.PathLike, result: AnalyzeResult, *, gate=None, pilot: Any = None,
+def write_report(path: str | os.PathLike, result: AnalyzeResult, *, gate=None, pilot: PilotResult | None = None,
                  pilot_ran: bool = False, images: str = "embed", rule: str | os.PathLike | None = None, config=None,
                  notes: list[str] | None = None) -> Path:
     """Write the report as Markdown (.md) or self-contained HTML (.html), atomically; returns the path."""

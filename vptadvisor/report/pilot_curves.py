@@ -1,13 +1,14 @@
-"""Learning curves of a pilot run, drawn from its result.json (a dict): the run directory's
-curves.png and the report's figure are both this picture (PNG bytes).
-
-Reads only the documented fields (`arms` {name: {curve, val_accuracy, val_accuracy_interval, lr,
-share_seconds, best_step}}, `difference`, `split`), so a result.json from disk is enough: no torch.
+"""Learning curves of a pilot run, drawn from its typed result (vptadvisor.results.pilot, read from
+result.json without torch): the run directory's curves.png and the report's figure are both this
+picture (PNG bytes).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from vptadvisor.report.figure import png, subplots
+from vptadvisor.results.pilot import PilotResult
 
 COLOURS = {"vpt-deep": "#1a9850", "vpt-shallow": "#7570b3", "ft": "#d7301f"}
 
@@ -22,47 +23,43 @@ def _smooth(values: list[float], width: int) -> list[float]:
     return out
 
 
-def pilot_curves_png(pilot: dict) -> bytes:
+def pilot_curves_png(pilot: PilotResult) -> bytes:
     """Training loss per step and validation accuracy against the arm's seconds, one colour per arm."""
-    from vptadvisor.report.decision_map import _plt, _png
-
-    plt = _plt()
-    n_classes = len((pilot.get("split") or {}).get("classes") or []) or None
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, arm in (pilot.get("arms") or {}).items():
+    n_classes = len(pilot.split.get("classes") or []) or None
+    fig, (ax_loss, ax_acc) = subplots((11, 4.2), ncols=2)
+    for name, arm in pilot.arms.items():
         colour = COLOURS.get(name)
-        for cand in arm.get("candidates") or []:  # the learning-rate search: dropped rates thin and dashed
-            if cand.get("status") != "winner" and cand.get("losses"):
-                ax_loss.plot(range(len(cand["losses"])), cand["losses"], color=colour, ls="--", lw=0.8, alpha=0.5)
-        curve = arm.get("curve") or {}
+        for cand in arm.candidates:  # the learning-rate search: dropped rates thin and dashed
+            if cand.status != "winner" and cand.losses:
+                ax_loss.plot(range(len(cand.losses)), cand.losses, color=colour, ls="--", lw=0.8, alpha=0.5)
+        curve = arm.curve
         train = curve.get("train") or []
         if train:
             steps = [s for s, _ in train]
             losses = [v for _, v in train]
             ax_loss.plot(steps, losses, color=colour, alpha=0.25, lw=0.8)
-            lr = arm.get("lr")
+            lr = arm.lr
             ax_loss.plot(steps, _smooth(losses, max(1, len(losses) // 20)), color=colour, lw=1.8,
                          label=f"{name} (lr {lr:.3g})" if lr is not None else name)
         val = curve.get("val") or []
         if val:
             secs = [row[1] for row in val]
             accs = [row[2] for row in val]
-            best = arm.get("val_accuracy")
+            best = arm.val_accuracy
             ax_acc.plot(secs, accs, "o-", color=colour, lw=1.8,
                         label=f"{name}: best {best:.3f}" if best is not None else name)
-            interval = arm.get("val_accuracy_interval")
+            interval = arm.val_accuracy_interval
             if best is not None and interval:
-                at = next((row[1] for row in val if row[0] == arm.get("best_step")), secs[-1])
+                at = next((row[1] for row in val if row[0] == arm.best_step), secs[-1])
                 ax_acc.errorbar([at], [best], yerr=[[max(0.0, best - interval[0])], [max(0.0, interval[1] - best)]],
                                 color=colour, capsize=4, lw=1.2)
-        if arm.get("share_seconds"):
-            ax_acc.axvline(arm["share_seconds"], color=colour, ls=":", lw=1)
+        if arm.share_seconds:
+            ax_acc.axvline(arm.share_seconds, color=colour, ls=":", lw=1)
     if n_classes:
         ax_acc.axhline(1.0 / n_classes, color="grey", ls="--", lw=1, label=f"chance ({1.0 / n_classes:.2f})")
     ax_loss.set_xlabel("training step (dashed: learning rates the search dropped)")
     ax_loss.set_ylabel("training loss (before the update)")
-    every = [v for arm in (pilot.get("arms") or {}).values() for c in arm.get("candidates") or []
-             for v in c.get("losses") or [] if v > 0]
+    every = [v for arm in pilot.arms.values() for c in arm.candidates for v in c.losses if v > 0]
     if every and max(every) / min(every) > 20:  # a dropped rate's huge losses: log scale keeps the rest readable
         ax_loss.set_yscale("log")
     ax_loss.set_title("Training loss (light: per step, dark: smoothed)", fontsize=10)
@@ -74,12 +71,12 @@ def pilot_curves_png(pilot: dict) -> bytes:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="best")
-    title = f"Pilot on {Path(str(pilot.get('dataset', ''))).name} with {pilot.get('backbone', '?')}"
-    d = pilot.get("difference")
-    if d:
-        lo, hi = d["interval"]
-        title += (f": {d['vpt_arm']} - ft = {100 * d['margin']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}], "
-                  f"McNemar p = {d['mcnemar_p']:.2g}")
+    title = f"Pilot on {Path(pilot.dataset).name} with {pilot.backbone}"
+    d = pilot.difference
+    if d is not None:
+        lo, hi = d.interval
+        title += (f": {d.vpt_arm} - ft = {100 * d.margin:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}], "
+                  f"McNemar p = {d.mcnemar_p:.2g}")
     fig.suptitle(title, fontsize=10.5)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
