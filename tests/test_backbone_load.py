@@ -15,8 +15,7 @@ from vptadvisor.backbone import create_backbone
 from vptadvisor.errors import MeasureError, UsageError
 
 
-@pytest.mark.skipif(not VITS_WEIGHTS.is_file(), reason="needs ../shared/weights")
-def test_real_vit_s14_loads_from_a_local_safetensors_file():
+def test_real_vit_s14_loads_from_a_local_safetensors_file(shared):
     model, info = create_backbone("vit_small_patch14_dinov2", VITS_WEIGHTS, img_size=224)
     assert info.weights == str(VITS_WEIGHTS) and info.patch_size == 14 and info.embed_dim == 384
     assert info.depth == 12 and info.img_size == 224 and info.num_params == 21_628_800

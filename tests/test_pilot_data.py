@@ -93,8 +93,7 @@ def test_val_batches_are_the_normalised_centre_crop():
     assert torch.allclose(v[0], (raw - 127.5) / 63.75)
 
 
-@pytest.mark.skipif(not DTD.is_dir(), reason="needs ../shared/datasets/dtd-10")
-def test_dtd10_split_is_balanced():
+def test_dtd10_split_is_balanced(shared):
     s = make_split(DTD, seed=0)
     assert len(s.classes) == 10 and len(s.val) == 240 and len(s.train) == 960
     assert set(Counter(y for _, y in s.val).values()) == {24}

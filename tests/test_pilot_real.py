@@ -12,13 +12,10 @@ import pytest
 from test_pilot_helpers import DTD, VITS_WEIGHTS
 from vptadvisor.pilot import run_pilot
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (DTD.is_dir() and VITS_WEIGHTS.is_file()), reason="needs ../shared"),
-]
+pytestmark = [pytest.mark.slow]
 
 
-def test_ten_minute_cpu_pilot_on_dtd10(tmp_path):
+def test_ten_minute_cpu_pilot_on_dtd10(tmp_path, shared):
     budget = 600.0
     r = run_pilot(DTD, budget="10m", backbone="vit_small_patch14_dinov2", weights=VITS_WEIGHTS, img_size=112,
                   device="cpu", run_dir=tmp_path / "run")

@@ -165,8 +165,7 @@ def test_vit_b16_augreg_in21k_architecture_builds_offline_and_runs():
     assert trainable / sum(p.numel() for p in model.parameters()) < 0.01
 
 
-@pytest.mark.skipif(not VITS_WEIGHTS.is_file(), reason="needs ../shared/weights")
-def test_real_vit_s14_zero_prompts_match_and_deep_prompts_run():
+def test_real_vit_s14_zero_prompts_match_and_deep_prompts_run(shared):
     from vptadvisor.backbone import create_backbone
 
     backbone, info = create_backbone("vit_small_patch14_dinov2", VITS_WEIGHTS, img_size=224)

@@ -21,9 +21,7 @@ def rows():
     return load_table()
 
 
-def test_committed_table_is_the_rebuild_of_shared():
-    if not SHARED_STUDY.is_dir():
-        pytest.skip("../shared/study is not beside the repository")
+def test_committed_table_is_the_rebuild_of_shared(shared):
     assert default_table_path().read_text(encoding="utf-8") == rows_to_csv(build_rows(SHARED_STUDY))
 
 

@@ -13,7 +13,6 @@ do is imported on first call, so `import vptadvisor` stays light (the pilot impo
 from __future__ import annotations
 
 from vptadvisor.api import analyze, pilot, prior_from_verdict
-
-__version__ = "0.1.0"
+from vptadvisor.version import __version__
 
 __all__ = ["__version__", "analyze", "pilot", "prior_from_verdict"]

@@ -18,6 +18,9 @@ config_app = typer.Typer(help="Settings: vptadvisor.yaml, [tool.vptadvisor] in p
 app.add_typer(config_app, name="config")
 
 
+MAX_SHOWN = 200  # characters of a value in the table; the rest is elided (JSON output is complete)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
@@ -29,17 +32,24 @@ def _plain(value: Any) -> Any:
 
 
 def _text(value: Any) -> str:
+    """A value for the table, cut at MAX_SHOWN characters (the encoder stops early for big values)."""
     value = _plain(value)
     if value is None:
         return "null"
-    if isinstance(value, (list, dict, bool)):
-        return json.dumps(value)
-    return str(value)
+    if not isinstance(value, (list, dict, bool)):
+        text = str(value)
+        return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
+    out = ""
+    for chunk in json.JSONEncoder().iterencode(value):
+        out += chunk
+        if len(out) > MAX_SHOWN:
+            return out[:MAX_SHOWN] + "..."
+    return out
 
 
 @config_app.command("show")
 def show(
-    config_path: Optional[Path] = typer.Option(None, "--config", metavar="PATH", help="Config file to read instead of ./vptadvisor.yaml or ./pyproject.toml."),
+    config_path: Optional[Path] = o.ConfigPath,
     output_format: o.OutputFormat = o.Format,
 ) -> None:
     """Print every setting's effective value, where it came from (command line, environment, file,
@@ -47,13 +57,11 @@ def show(
     from vptadvisor.config import all_settings, load_config
 
     cfg = load_config({}, config=config_path)
-    infos = all_settings()
-    rows = [(s.key, cfg.get(s.key) if not s.key.startswith("analyze.") or s.key.split(".", 1)[1] in cfg.analyze
-             else s.default, cfg.sources.get(s.key, "default"), s.env, s.help) for s in infos]
+    rows = [(s.key, cfg.get(s.key), cfg.sources.get(s.key, "default"), s.env) for s in all_settings()]
     if output_format is o.OutputFormat.json:
         typer.echo(json.dumps({
             "file": str(cfg.file) if cfg.file else None,
-            "settings": {key: {"value": _plain(value), "source": source, "env": env} for key, value, source, env, _ in rows},
+            "settings": {key: {"value": _plain(value), "source": source, "env": env} for key, value, source, env in rows},
         }, indent=2))
         return
     console = Console()
@@ -63,7 +71,7 @@ def show(
     table = Table(show_lines=False)
     for col in ("key", "value", "from"):
         table.add_column(col, overflow="fold")
-    for key, value, source, _, _ in rows:
+    for key, value, source, _ in rows:
         style = "" if source == "default" else "bold"
         table.add_row(key, _text(value), source, style=style)
     console.print(table)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal, Optional, TypeVar
 import typer
 from pydantic import BaseModel
 
-from vptadvisor.config.load import SettingInfo, _args, all_settings
+from vptadvisor.config.load import SettingInfo, all_settings, type_parts
 from vptadvisor.settings.fields import Duration
 
 
@@ -51,7 +51,7 @@ def _default_text(info: SettingInfo) -> str:
 def _option(info: SettingInfo, name: str) -> tuple[Any, Any]:
     """(annotation, typer.Option) for a setting; None as the option's default means 'not given here'."""
     cli = info.cli or "--" + name.replace("_", "-")
-    _, rest = _args(info.field.annotation)
+    _, rest = type_parts(info.field.annotation)
     ann = rest[0] if rest else str
     metavar = None
     if ann is bool:

@@ -85,7 +85,7 @@ class SettingInfo:
         return describe(self.field)
 
 
-def _args(annotation: Any) -> tuple[bool, list[Any]]:
+def type_parts(annotation: Any) -> tuple[bool, list[Any]]:
     """(optional, the other members) of a type."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = typing.get_args(annotation)
@@ -95,7 +95,7 @@ def _args(annotation: Any) -> tuple[bool, list[Any]]:
 
 def describe(field: FieldInfo) -> str:
     """What a field takes, in words: "an integer >= 2", "one of vpt, ft (or null)"."""
-    optional, rest = _args(field.annotation)
+    optional, rest = type_parts(field.annotation)
     ann = rest[0] if rest else Any
     origin = typing.get_origin(ann)
     if ann is Duration:
@@ -174,7 +174,7 @@ def flatten_file(raw: dict[str, Any], label: str) -> dict[str, Any]:
 def parse_text(info: SettingInfo, text: str) -> Any:
     """Text (an environment variable, a command-line string) -> a value of the setting's type:
     true/false/yes/no/1/0 for booleans, null for unset, commas for lists, JSON for mappings."""
-    optional, rest = _args(info.field.annotation)
+    optional, rest = type_parts(info.field.annotation)
     t = text.strip()
     if optional and t.lower() in ("", "null", "none"):
         return None
@@ -250,7 +250,7 @@ def _is_path(info: SettingInfo) -> bool:
 
 
 def _is_plain_str(info: SettingInfo) -> bool:
-    _, rest = _args(info.field.annotation)
+    _, rest = type_parts(info.field.annotation)
     return bool(rest) and (rest[0] is str or typing.get_origin(rest[0]) is Literal or rest[0] is Duration)
 
 

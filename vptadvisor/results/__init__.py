@@ -113,7 +113,7 @@ class AnalyzeResult(Block):
 
 def versions() -> dict[str, str]:
     """Versions of what produced the numbers, read without importing the heavy packages."""
-    from vptadvisor import __version__
+    from vptadvisor.version import __version__
 
     found = {"vptadvisor": __version__, "python": platform.python_version()}
     for dist in ("torch", "torchvision", "pytorch-fid", "timm", "numpy", "scipy", "pillow"):
