@@ -170,11 +170,11 @@ def test_verdict_contract_and_what_moves_it(corpus_dataset, corpus_json):
     assert counting.objective.p_high_disparity == pytest.approx(0.95)
     assert counting.objective.probe == obj["probe"]
     classification = analyze(corpus_dataset, objective="classification", **kwargs)
-    assert counting.verdict["p_vpt"] > classification.verdict["p_vpt"]
+    assert counting.verdict.p_vpt > classification.verdict.p_vpt
     bigger = analyze(corpus_dataset, train_size=10_000, **kwargs)
-    assert bigger.verdict["p_vpt"] < v["p_vpt"] and bigger.verdict["n_train_source"] == "--train-size"
+    assert bigger.verdict.p_vpt < v["p_vpt"] and bigger.verdict.n_train_source == "--train-size"
     other = analyze(corpus_dataset, backbone="vit_small_patch14_dinov2", **kwargs)
-    assert other.verdict["choice"] == "uncertain" and not other.verdict["backbone_covered"]
+    assert other.verdict.choice == "uncertain" and not other.verdict.backbone_covered
 
 
 def test_small_dataset_fid_is_put_on_the_1000_image_scale(corpus_json):

@@ -25,9 +25,15 @@ def schema_text() -> str:
 def table() -> str:
     rows = ["| key | type | default | option | meaning |", "|---|---|---|---|---|"]
     for s in all_settings():
-        default = "—" if s.default in (None, {}) else f"`{json.dumps(s.default) if not isinstance(s.default, str) else s.default}`"
-        rows.append(f"| `{s.key}` | {s.describe().replace(' (or null)', '')} | {default} | "
-                    f"{'`' + s.cli.split('/')[0] + '`' if s.cli else ''} | {s.help.replace('|', '/')} |")
+        default = (
+            "—"
+            if s.default in (None, {})
+            else f"`{json.dumps(s.default) if not isinstance(s.default, str) else s.default}`"
+        )
+        rows.append(
+            f"| `{s.key}` | {s.describe().replace(' (or null)', '')} | {default} | "
+            f"{'`' + s.cli.split('/')[0] + '`' if s.cli else ''} | {s.help.replace('|', '/')} |"
+        )
     return "\n".join(rows)
 
 

@@ -44,7 +44,9 @@ def edges() -> tuple[dict[str, set[str]], list[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                    )
                 targets = [(base, [a.name for a in node.names])]
             for base, names in targets:
                 if not base.startswith("vptadvisor"):

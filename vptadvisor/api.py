@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from vptadvisor.errors import UsageError
 
@@ -51,8 +52,9 @@ def _implementation(module: str, name: str) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
-def analyze(dataset: str | os.PathLike[str], *, progress: Callable[[int, int], None] | None = None,
-            **settings: Any) -> AnalyzeResult:
+def analyze(
+    dataset: str | os.PathLike[str], *, progress: Callable[[int, int], None] | None = None, **settings: Any
+) -> AnalyzeResult:
     """Measure how far `dataset` is from the pretraining data (FID and KID against the reference) and
     decide VPT vs FT from it, the task objective and the training-set size. `settings`: the fields
     of vptadvisor.settings.AnalyzeSettings (objective, train_size, backbone, reference, device, ...)."""
@@ -63,9 +65,14 @@ def analyze(dataset: str | os.PathLike[str], *, progress: Callable[[int, int], N
     return run(dataset, progress=progress, **valid.kwargs())  # type: ignore[no-any-return]
 
 
-def pilot(dataset: str | os.PathLike[str] | None = None, *, prior: Prior | None = None,
-          progress: Callable[[str], None] | None = None, started: float | None = None,
-          **settings: Any) -> PilotResult:
+def pilot(
+    dataset: str | os.PathLike[str] | None = None,
+    *,
+    prior: Prior | None = None,
+    progress: Callable[[str], None] | None = None,
+    started: float | None = None,
+    **settings: Any,
+) -> PilotResult:
     """Train VPT and full fine-tuning on `dataset` within a budget (e.g. budget="30m") or `steps` per
     arm and compare them (docs/pilot.md). `settings`: the fields of vptadvisor.settings.PilotSettings;
     `prior`: the rule's prediction (prior_from_verdict(result.verdict))."""
@@ -73,8 +80,8 @@ def pilot(dataset: str | os.PathLike[str] | None = None, *, prior: Prior | None 
 
     valid = _validated(PilotSettings, {**settings, "dataset": dataset} if dataset is not None else settings)
     run = _implementation("vptadvisor.pilot.runner", "run_pilot")
-    return run(valid.dataset, prior=prior, progress=progress, started=started,  # type: ignore[no-any-return]
-               **valid.kwargs())
+    result: PilotResult = run(valid.dataset, prior=prior, progress=progress, started=started, **valid.kwargs())
+    return result
 
 
 def prior_from_verdict(verdict: Any, source: str = "rule") -> Prior:

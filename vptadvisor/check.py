@@ -9,9 +9,10 @@ write the report. The gate's semantics are vptadvisor/gate.py; this module only 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from vptadvisor.errors import GateFailed, UsageError
 from vptadvisor.gate import GateOutcome, evaluate_gate
@@ -64,12 +65,19 @@ def load_pilot_result(path: str | os.PathLike[str]) -> PilotResult:
         return PilotResult.from_dict(doc)
     except ValidationError as exc:
         where = ".".join(map(str, exc.errors()[0]["loc"]))
-        raise UsageError(f"{p} is not a valid pilot result ({where}: {exc.errors()[0]['msg']}): pass a finished "
-                         "pilot run's result.json.") from None
+        raise UsageError(
+            f"{p} is not a valid pilot result ({where}: {exc.errors()[0]['msg']}): pass a finished "
+            "pilot run's result.json."
+        ) from None
 
 
-def run_check(cfg: Config, *, require_expect: bool = True, progress: Callable[[int, int], None] | None = None,
-              pilot_progress: Callable[[str], None] | None = None) -> CheckResult:
+def run_check(
+    cfg: Config,
+    *,
+    require_expect: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    pilot_progress: Callable[[str], None] | None = None,
+) -> CheckResult:
     """Analyze `cfg.dataset` with the settings of `cfg`, run the pilot when `cfg.pilot.run` says so,
     gate on `cfg.gate`, and write `cfg.report.path`."""
     from vptadvisor.api import analyze
@@ -81,7 +89,9 @@ def run_check(cfg: Config, *, require_expect: bool = True, progress: Callable[[i
     if cfg.dataset is None:
         raise UsageError("No dataset: give DATASET on the command line or set `dataset` in vptadvisor.yaml.")
     if require_expect and cfg.gate.expect is None:
-        raise UsageError("check needs the expected decision: pass --expect vpt|ft or set gate.expect in vptadvisor.yaml.")
+        raise UsageError(
+            "check needs the expected decision: pass --expect vpt|ft or set gate.expect in vptadvisor.yaml."
+        )
     given = load_pilot_result(cfg.pilot.result) if cfg.pilot.result is not None else None  # fail before measuring
     result = analyze(cfg.dataset, progress=progress, **analyze_settings(cfg).kwargs())
     check = CheckResult(analysis=result, gate=None)
@@ -90,20 +100,36 @@ def run_check(cfg: Config, *, require_expect: bool = True, progress: Callable[[i
         from vptadvisor.api import pilot, prior_from_verdict
 
         chosen = pilot_settings(cfg).model_dump(exclude={"dataset"})
-        check.pilot = pilot(cfg.dataset, prior=prior_from_verdict(result.verdict, "analyze"),
-                            progress=pilot_progress, **chosen)
+        check.pilot = pilot(
+            cfg.dataset, prior=prior_from_verdict(result.verdict, "analyze"), progress=pilot_progress, **chosen
+        )
         check.pilot_ran = True
     elif given is not None:
         check.pilot = given
-        check.notes.append("The pilot result was read from a finished run; it is shown in the report but the "
-                           "gate uses the rule's verdict.")
+        check.notes.append(
+            "The pilot result was read from a finished run; it is shown in the report but the "
+            "gate uses the rule's verdict."
+        )
     if cfg.gate.expect is not None:
-        check.gate = evaluate_gate(result, cfg.gate.expect, cfg.gate.min_confidence, cfg.gate.allow_uncertain,
-                                   pilot=check.pilot if check.pilot_ran else None)
+        check.gate = evaluate_gate(
+            result,
+            cfg.gate.expect,
+            cfg.gate.min_confidence,
+            cfg.gate.allow_uncertain,
+            pilot=check.pilot if check.pilot_ran else None,
+        )
     if cfg.report.path is not None:
         from vptadvisor.report import write_report
 
-        check.report = write_report(cfg.report.path, result, gate=check.gate, pilot=check.pilot,
-                                    pilot_ran=check.pilot_ran, images=cfg.report.images, rule=cfg.analyze.rule,
-                                    config=cfg, notes=check.notes)
+        check.report = write_report(
+            cfg.report.path,
+            result,
+            gate=check.gate,
+            pilot=check.pilot,
+            pilot_ran=check.pilot_ran,
+            images=cfg.report.images,
+            rule=cfg.analyze.rule,
+            config=cfg,
+            notes=check.notes,
+        )
     return check

@@ -57,8 +57,10 @@ def moved_input(v: VerdictResult, obj: ObjectiveResult | None, expect: str) -> s
     task) pushes hardest against `expect`; the backbone when the rule does not cover it."""
     if v.backbone_covered is False:
         rule = CHOICE_NAME.get(v.rule_choice or "", v.rule_choice)
-        return (f"backbone {(v.inputs or {}).get('backbone')} is not covered by the rule "
-                f"(for its own backbone it says {rule})")
+        return (
+            f"backbone {(v.inputs or {}).get('backbone')} is not covered by the rule "
+            f"(for its own backbone it says {rule})"
+        )
     contributions = v.contributions or {}
     if not contributions:
         return None
@@ -71,8 +73,13 @@ def moved_input(v: VerdictResult, obj: ObjectiveResult | None, expect: str) -> s
     return f"no input pushes against {CHOICE_NAME[expect]}; the weakest support is {what} ({value:+.1f} points)"
 
 
-def evaluate_gate(result: AnalyzeResult, expect: str, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                  allow_uncertain: bool = False, pilot: PilotResult | None = None) -> GateOutcome:
+def evaluate_gate(
+    result: AnalyzeResult,
+    expect: str,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    allow_uncertain: bool = False,
+    pilot: PilotResult | None = None,
+) -> GateOutcome:
     """Gate an analyze result (and, if given, a pilot that ran on the same data, whose verdict then
     decides)."""
     if expect not in ("vpt", "ft"):
@@ -82,14 +89,17 @@ def evaluate_gate(result: AnalyzeResult, expect: str, min_confidence: float = DE
     v = result.verdict
     if v is None or v.choice is None or v.p_vpt is None:
         raise UsageError("The analysis has no verdict to gate on: use an analyze result with a verdict.")
+    moved: str | None
     pv = pilot.verdict if pilot is not None else None
     if pv is not None and pilot is not None:
         got, p_vpt, source = pv.choice, float(pv.p_vpt), "pilot"
         d = pilot.difference
         nan = float("nan")
         lo, hi = d.interval[:2] if d is not None else (nan, nan)
-        moved = (f"the pilot measured {d.vpt_arm if d else 'vpt'} - ft = {100 * (d.margin if d else nan):+.1f} "
-                 f"points [{100 * lo:+.1f}, {100 * hi:+.1f}] on {d.n_val if d else '?'} val images")
+        moved = (
+            f"the pilot measured {d.vpt_arm if d else 'vpt'} - ft = {100 * (d.margin if d else nan):+.1f} "
+            f"points [{100 * lo:+.1f}, {100 * hi:+.1f}] on {d.n_val if d else '?'} val images"
+        )
     else:
         got, p_vpt, source = v.choice, float(v.p_vpt), "rule"
         moved = moved_input(v, result.objective, expect)
@@ -101,8 +111,9 @@ def evaluate_gate(result: AnalyzeResult, expect: str, min_confidence: float = DE
         reason = f"gate passed: {want}, got {CHOICE_NAME[got]}{by} (P({CHOICE_NAME[expect]} better) {confidence:.2f})"
     elif got == "uncertain" and allow_uncertain:
         passed = True
-        reason = (f"gate passed: {want}, got too close to call{by} (P(VPT better) {p_vpt:.2f}), "
-                  "allowed by --allow-uncertain")
+        reason = (
+            f"gate passed: {want}, got too close to call{by} (P(VPT better) {p_vpt:.2f}), allowed by --allow-uncertain"
+        )
     else:
         passed = False
         if got == expect:
@@ -114,6 +125,15 @@ def evaluate_gate(result: AnalyzeResult, expect: str, min_confidence: float = DE
             reason += f"; moved by: {moved}"
         if got == "uncertain":
             reason += "; pass --allow-uncertain to accept a close call"
-    return GateOutcome(passed=passed, expect=expect, got=got, p_vpt=p_vpt, confidence=confidence,
-                       min_confidence=float(min_confidence), allow_uncertain=allow_uncertain, source=source,
-                       moved=moved, reason=reason)
+    return GateOutcome(
+        passed=passed,
+        expect=expect,
+        got=got,
+        p_vpt=p_vpt,
+        confidence=confidence,
+        min_confidence=float(min_confidence),
+        allow_uncertain=allow_uncertain,
+        source=source,
+        moved=moved,
+        reason=reason,
+    )

@@ -59,8 +59,14 @@ def emit(check: CheckResult, output_format: o.OutputFormat, quiet: bool, output:
 @app.command()
 @o.settings_options(AnalyzeSettings, "analyze", keys=GATE_KEYS)
 def analyze(
-    dataset: Optional[Path] = typer.Argument(None, help="Dataset directory (root/<class>/*, root/{train,val,test}/<class>/*) or a CSV/JSONL manifest of path,label (default: `dataset` in the config file).", show_default=False),
-    demo: bool = typer.Option(False, "--demo", help="Analyze the embedded demo dataset (a generated counting task) instead of DATASET."),
+    dataset: Optional[Path] = typer.Argument(
+        None,
+        help="Dataset directory (root/<class>/*, root/{train,val,test}/<class>/*) or a CSV/JSONL manifest of path,label (default: `dataset` in the config file).",
+        show_default=False,
+    ),
+    demo: bool = typer.Option(
+        False, "--demo", help="Analyze the embedded demo dataset (a generated counting task) instead of DATASET."
+    ),
     config_path: Optional[Path] = o.ConfigPath,
     output_format: o.OutputFormat = o.Format,
     quiet: bool = o.Quiet,
@@ -80,8 +86,12 @@ def analyze(
     cli = dict(settings or {})
     if demo and dataset is not None:
         raise UsageError("Give a DATASET path, or --demo to analyze the embedded demo dataset (not both).")
-    if cli["gate.expect"] is None and (cli["gate.min_confidence"] is not None or cli["gate.allow_uncertain"] is not None):
-        raise UsageError("--min-confidence and --allow-uncertain set up a gate: add --expect vpt|ft (or use `vptadvisor check`).")
+    if cli["gate.expect"] is None and (
+        cli["gate.min_confidence"] is not None or cli["gate.allow_uncertain"] is not None
+    ):
+        raise UsageError(
+            "--min-confidence and --allow-uncertain set up a gate: add --expect vpt|ft (or use `vptadvisor check`)."
+        )
     cfg = load_config({"dataset": dataset, **cli}, config=config_path)
     if cli["gate.expect"] is None:
         cfg.gate.expect = None  # analyze gates only when asked on its command line; `check` always gates
@@ -91,7 +101,9 @@ def analyze(
 
         cfg.dataset = demo_dataset(o.cache_root(cfg.cache_dir))
     elif cfg.dataset is None:
-        raise UsageError("Give a DATASET path (or set `dataset` in vptadvisor.yaml), or --demo to analyze the embedded demo dataset.")
+        raise UsageError(
+            "Give a DATASET path (or set `dataset` in vptadvisor.yaml), or --demo to analyze the embedded demo dataset."
+        )
     with progress_bar("Inception features", enabled=not quiet) as progress:
         check = run_check(cfg, require_expect=False, progress=progress)
     emit(check, output_format, quiet, output)

@@ -24,7 +24,9 @@ from vptadvisor.settings import AnalyzeSettings
 @app.command("check")
 @o.settings_options(AnalyzeSettings, "analyze", keys=(*GATE_KEYS, "weights", "pilot.run"))
 def check(
-    dataset: Optional[Path] = typer.Argument(None, help="Dataset to check (default: `dataset` in the config file).", show_default=False),
+    dataset: Optional[Path] = typer.Argument(
+        None, help="Dataset to check (default: `dataset` in the config file).", show_default=False
+    ),
     config_path: Optional[Path] = o.ConfigPath,
     output_format: o.OutputFormat = o.Format,
     quiet: bool = o.Quiet,
@@ -44,8 +46,12 @@ def check(
     err = Console(stderr=True)
     talk = not quiet and sys.stderr.isatty()
     with progress_bar("Inception features", enabled=not quiet) as progress:
-        result = run_check(cfg, require_expect=True, progress=progress,
-                           pilot_progress=(lambda m: err.print(f"[dim]{m}[/dim]")) if talk else None)
+        result = run_check(
+            cfg,
+            require_expect=True,
+            progress=progress,
+            pilot_progress=(lambda m: err.print(f"[dim]{m}[/dim]")) if talk else None,
+        )
     emit(result, output_format, quiet, output)
     sys.stdout.flush()
     result.raise_for_gate()

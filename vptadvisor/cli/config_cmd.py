@@ -13,8 +13,9 @@ from rich.table import Table
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
 
-config_app = typer.Typer(help="Settings: vptadvisor.yaml, [tool.vptadvisor] in pyproject.toml, the environment.",
-                         no_args_is_help=True)
+config_app = typer.Typer(
+    help="Settings: vptadvisor.yaml, [tool.vptadvisor] in pyproject.toml, the environment.", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 
 
@@ -59,15 +60,25 @@ def show(
     cfg = load_config({}, config=config_path)
     rows = [(s.key, cfg.get(s.key), cfg.sources.get(s.key, "default"), s.env) for s in all_settings()]
     if output_format is o.OutputFormat.json:
-        typer.echo(json.dumps({
-            "file": str(cfg.file) if cfg.file else None,
-            "settings": {key: {"value": _plain(value), "source": source, "env": env} for key, value, source, env in rows},
-        }, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "file": str(cfg.file) if cfg.file else None,
+                    "settings": {
+                        key: {"value": _plain(value), "source": source, "env": env} for key, value, source, env in rows
+                    },
+                },
+                indent=2,
+            )
+        )
         return
     console = Console()
-    console.print(f"config file: {cfg.file}" if cfg.file else
-                  "config file: none (looked for vptadvisor.yaml, vptadvisor.yml and [tool.vptadvisor] in pyproject.toml "
-                  "in the working directory, and $VPTADVISOR_CONFIG)")
+    console.print(
+        f"config file: {cfg.file}"
+        if cfg.file
+        else "config file: none (looked for vptadvisor.yaml, vptadvisor.yml and [tool.vptadvisor] in pyproject.toml "
+        "in the working directory, and $VPTADVISOR_CONFIG)"
+    )
     table = Table(show_lines=False)
     for col in ("key", "value", "from"):
         table.add_column(col, overflow="fold")
@@ -75,6 +86,8 @@ def show(
         style = "" if source == "default" else "bold"
         table.add_row(key, _text(value), source, style=style)
     console.print(table)
-    console.print("Environment variable of a key: VPTADVISOR_ + the key in upper case, dots as underscores "
-                  "(gate.expect: VPTADVISOR_GATE_EXPECT). Precedence: command line > environment > file > default.",
-                  highlight=False)
+    console.print(
+        "Environment variable of a key: VPTADVISOR_ + the key in upper case, dots as underscores "
+        "(gate.expect: VPTADVISOR_GATE_EXPECT). Precedence: command line > environment > file > default.",
+        highlight=False,
+    )

@@ -8,9 +8,10 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, TypeVar
+from typing import Any, Literal, Optional, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -27,10 +28,20 @@ class OutputFormat(str, Enum):
 Format = typer.Option(OutputFormat.table, "--format", "-f", help="table (human) or json (machine).")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars; one summary line instead of the table.")
 Output = typer.Option(None, "--output", "-o", metavar="FILE", help="Also write the JSON result to FILE (atomically).")
-ConfigPath = typer.Option(None, "--config", metavar="PATH", help="Config file (default: ./vptadvisor.yaml, else "
-                          "\\[tool.vptadvisor] in ./pyproject.toml, or $VPTADVISOR_CONFIG).")
-CacheDir = typer.Option(None, "--cache-dir", envvar="VPTADVISOR_CACHE_DIR", metavar="DIR",
-                        help="Feature cache directory (default ~/.cache/vptadvisor).")
+ConfigPath = typer.Option(
+    None,
+    "--config",
+    metavar="PATH",
+    help="Config file (default: ./vptadvisor.yaml, else "
+    "\\[tool.vptadvisor] in ./pyproject.toml, or $VPTADVISOR_CONFIG).",
+)
+CacheDir = typer.Option(
+    None,
+    "--cache-dir",
+    envvar="VPTADVISOR_CACHE_DIR",
+    metavar="DIR",
+    help="Feature cache directory (default ~/.cache/vptadvisor).",
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,8 +80,9 @@ def _option(info: SettingInfo, name: str) -> tuple[Any, Any]:
     return Optional[kind], option
 
 
-def settings_options(model: type[BaseModel] | None = None, section: str = "", *,
-                     keys: typing.Sequence[str] = ()) -> Callable[[F], F]:
+def settings_options(
+    model: type[BaseModel] | None = None, section: str = "", *, keys: typing.Sequence[str] = ()
+) -> Callable[[F], F]:
     """Give a command one option per setting: the fields of `model` that have an option (a shared field
     is the config's top-level key, the others `<section>.<name>`), plus the dotted config `keys`.
     The command receives them as `settings`, {dotted key: value or None (not given)}; a field the
@@ -89,13 +101,15 @@ def settings_options(model: type[BaseModel] | None = None, section: str = "", *,
 
     def decorate(fn: F) -> F:
         hints = typing.get_type_hints(fn)
-        params = [p.replace(annotation=hints.get(p.name, p.annotation))
-                  for p in inspect.signature(fn).parameters.values() if p.name != "settings"]
+        params = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(fn).parameters.values()
+            if p.name != "settings"
+        ]
         names = {key: key.replace(".", "__") for key in chosen}
         for key, info in chosen.items():
             ann, option = _option(info, key.rpartition(".")[2])
-            params.append(inspect.Parameter(names[key], inspect.Parameter.KEYWORD_ONLY, default=option,
-                                            annotation=ann))
+            params.append(inspect.Parameter(names[key], inspect.Parameter.KEYWORD_ONLY, default=option, annotation=ann))
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:

@@ -28,10 +28,15 @@ def json_schema(name: str) -> dict[str, object]:
         return PilotResult.model_json_schema(by_alias=True)
     from vptadvisor.settings import CheckSettings
 
-    return CheckSettings.model_json_schema()  # type: ignore[no-any-return]
+    return CheckSettings.model_json_schema()
 
 
 @app.command("schema")
-def schema(name: SchemaName = typer.Argument(..., help="analyze (the JSON of `analyze --format json`), pilot (a run's result.json) or config (vptadvisor.yaml).")) -> None:
+def schema(
+    name: SchemaName = typer.Argument(
+        ...,
+        help="analyze (the JSON of `analyze --format json`), pilot (a run's result.json) or config (vptadvisor.yaml).",
+    ),
+) -> None:
     """Print the JSON Schema of a result or of the config file."""
     typer.echo(json.dumps(json_schema(name.value), indent=2))

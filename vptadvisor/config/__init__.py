@@ -8,11 +8,28 @@ command line (in that order of increasing precedence). See docs/ci.md for every 
 
 from vptadvisor.config.files import CONFIG_ENV, find_config_file, read_config_file
 from vptadvisor.config.load import (
-    Config, SettingInfo, all_settings, analyze_kwargs, analyze_settings, describe, load_config, pilot_kwargs,
+    Config,
+    SettingInfo,
+    all_settings,
+    analyze_kwargs,
+    analyze_settings,
+    describe,
+    load_config,
+    pilot_kwargs,
     pilot_settings,
 )
 
 __all__ = [
-    "CONFIG_ENV", "Config", "SettingInfo", "all_settings", "analyze_kwargs", "analyze_settings", "describe",
-    "find_config_file", "load_config", "pilot_kwargs", "pilot_settings", "read_config_file",
+    "CONFIG_ENV",
+    "Config",
+    "SettingInfo",
+    "all_settings",
+    "analyze_kwargs",
+    "analyze_settings",
+    "describe",
+    "find_config_file",
+    "load_config",
+    "pilot_kwargs",
+    "pilot_settings",
+    "read_config_file",
 ]

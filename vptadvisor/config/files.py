@@ -8,8 +8,9 @@ expand to more than MAX_NODES values (a "billion laughs" alias bomb), is a usage
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from vptadvisor.errors import UsageError
 
@@ -19,8 +20,11 @@ MAX_BYTES = 1 << 20  # a config file is a few hundred bytes
 MAX_NODES = 10_000  # YAML values after alias expansion
 
 
-def find_config_file(explicit: str | os.PathLike[str] | None = None, cwd: str | os.PathLike[str] | None = None,
-                     env: Mapping[str, str] | None = None) -> Path | None:
+def find_config_file(
+    explicit: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Path | None:
     env = os.environ if env is None else env
     chosen = explicit if explicit is not None else (env.get(CONFIG_ENV) or None)
     if chosen is not None:
@@ -55,12 +59,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib
         except ModuleNotFoundError:
-            raise UsageError(f"Reading {path.name} needs Python 3.11 or the tomli package: pip install tomli, "
-                             "or use vptadvisor.yaml.") from None
+            raise UsageError(
+                f"Reading {path.name} needs Python 3.11 or the tomli package: pip install tomli, "
+                "or use vptadvisor.yaml."
+            ) from None
     try:
-        return tomllib.loads(_read_bytes(path).decode("utf-8"))
+        doc: dict[str, Any] = tomllib.loads(_read_bytes(path).decode("utf-8"))
+        return doc
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"Cannot read {path} ({exc}): fix the TOML.") from None
 
@@ -98,8 +105,10 @@ def _load_yaml(path: Path) -> Any:
         if node is None:
             return None
         if _expanded_size(node) > MAX_NODES:
-            raise UsageError(f"{path}: its YAML aliases expand to more than {MAX_NODES:,} values: write the settings "
-                             "out without anchors (&) and aliases (*).")
+            raise UsageError(
+                f"{path}: its YAML aliases expand to more than {MAX_NODES:,} values: write the settings "
+                "out without anchors (&) and aliases (*)."
+            )
         return loader.construct_document(node)
     finally:
         loader.dispose()

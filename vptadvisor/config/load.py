@@ -18,10 +18,11 @@ import json
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, PrivateAttr, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -34,8 +35,14 @@ from vptadvisor.settings.fields import Duration
 M = TypeVar("M", bound=BaseModel)
 
 
-class Config(CheckSettings):  # type: ignore[misc, valid-type]
+class Config(CheckSettings):
     """Effective settings (CheckSettings); `sources` says where each dotted key's value came from."""
+
+    if TYPE_CHECKING:  # the fields come from the command models at run time
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _file: Path | None = PrivateAttr(default=None)
@@ -143,8 +150,9 @@ def all_settings() -> list[SettingInfo]:
 def _unknown(label: str, key: str, known: list[str]) -> UsageError:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return UsageError(f"{label}: unknown key '{key}'{hint}; the keys are listed in docs/ci.md and by "
-                      "`vptadvisor config show`.")
+    return UsageError(
+        f"{label}: unknown key '{key}'{hint}; the keys are listed in docs/ci.md and by `vptadvisor config show`."
+    )
 
 
 def flatten_file(raw: dict[str, Any], label: str) -> dict[str, Any]:
@@ -186,7 +194,7 @@ def parse_text(info: SettingInfo, text: str) -> Any:
             raise ValueError(info.describe() + " (as JSON)") from None
     value: Any = [v.strip() for v in t.split(",") if v.strip()] if origin is list else t
     try:  # pydantic's lax mode turns text into numbers and booleans; the strict model then checks
-        return TypeAdapter(info.field.annotation).validate_python(value, strict=False)
+        return TypeAdapter(info.field.annotation or Any).validate_python(value, strict=False)
     except ValidationError:
         return value
 
@@ -199,8 +207,12 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(cli: Mapping[str, Any] | None = None, config: str | os.PathLike[str] | None = None,
-                cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    cli: Mapping[str, Any] | None = None,
+    config: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
     """Resolve every setting. `cli` maps dotted keys to command-line values (None: not given)."""
     env = os.environ if env is None else env
     infos = _infos()
@@ -211,7 +223,12 @@ def load_config(cli: Mapping[str, Any] | None = None, config: str | os.PathLike[
     path = find_config_file(config, cwd, env)
     if path is not None:
         for key, raw in flatten_file(read_config_file(path), str(path)).items():
-            if isinstance(raw, str) and _is_path(infos[key]) and raw.strip() and not Path(raw).expanduser().is_absolute():
+            if (
+                isinstance(raw, str)
+                and _is_path(infos[key])
+                and raw.strip()
+                and not Path(raw).expanduser().is_absolute()
+            ):
                 raw = str(path.parent / raw)
             given[key], sources[key], label[key] = raw, f"file {path.name}", f"{path}: {key}"
 
@@ -270,6 +287,7 @@ def _bad_value(exc: ValidationError, given: Mapping[str, Any], label: Mapping[st
 
 
 # --- the command models, from the effective settings -----------------------------------------------
+
 
 def _values(cfg: Config, model: type[BaseModel], section: str) -> dict[str, Any]:
     """The settings of `model` that were set (top-level shared keys, then its section): unset keys

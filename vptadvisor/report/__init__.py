@@ -7,10 +7,15 @@ HTML reports with the decision map and the pilot's learning curves (`document`, 
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vptadvisor.results import AnalyzeResult
 
 
-def write_report(path, result, **kwargs: Any):
+def write_report(path: str | os.PathLike[str], result: AnalyzeResult, **kwargs: Any) -> Path:
     """See `vptadvisor.report.document.write_report` (imported lazily: matplotlib is loaded only here)."""
     from vptadvisor.report.document import write_report as _write
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.table import Table
@@ -22,8 +22,14 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
@@ -42,7 +48,10 @@ def render_analyze(result: AnalyzeResult, console: Console) -> None:
     table.add_column("what", style="bold")
     table.add_column("value")
     table.add_row("layout", ds.layout)
-    table.add_row("images", f"{ds.n_images} readable of {ds.n_files} listed ({len(ds.skipped)} skipped, {ds.n_ignored} other files ignored)")
+    table.add_row(
+        "images",
+        f"{ds.n_images} readable of {ds.n_files} listed ({len(ds.skipped)} skipped, {ds.n_ignored} other files ignored)",
+    )
     per_class = ds.per_class
     if per_class:
         counts = sorted(per_class.values())
@@ -53,8 +62,11 @@ def render_analyze(result: AnalyzeResult, console: Console) -> None:
     table.add_row("training images", str(ds.n_train))
     if ds.sizes:
         s = ds.sizes
-        table.add_row("sizes (w×h)", f"{s['min_width']}–{s['max_width']} × {s['min_height']}–{s['max_height']} "
-                      f"(median {s['median_width']:g}×{s['median_height']:g})")
+        table.add_row(
+            "sizes (w×h)",
+            f"{s['min_width']}–{s['max_width']} × {s['min_height']}–{s['max_height']} "
+            f"(median {s['median_width']:g}×{s['median_height']:g})",
+        )
     table.add_row("modes", _fmt_counts(ds.modes))
     if ds.conversions:
         table.add_row("converted", _fmt_counts(ds.conversions))
@@ -62,7 +74,10 @@ def render_analyze(result: AnalyzeResult, console: Console) -> None:
     table.add_row("KID", f"{dist.kid:.5f} ± {dist.kid_std:.5f} ({dist.kid_subsets} subsets of {dist.kid_subset_size})")
     table.add_row("reference", f"{dist.reference} ({dist.n_reference} images)")
     table.add_row("features", f"{dist.network}, resize {dist.preprocessing}, weights from {dist.weights_source}")
-    table.add_row("time", f"{timing.seconds:.1f} s ({timing.n_computed} images computed, {timing.n_cached} from cache, {timing.device})")
+    table.add_row(
+        "time",
+        f"{timing.seconds:.1f} s ({timing.n_computed} images computed, {timing.n_cached} from cache, {timing.device})",
+    )
     console.print(table)
     console.print(f"[dim]{dist.note}[/dim]")
     if ds.skipped:
@@ -75,8 +90,6 @@ def render_analyze(result: AnalyzeResult, console: Console) -> None:
             skipped.add_row(f"… {len(ds.skipped) - MAX_SKIPPED_SHOWN} more (see --format json)", "")
         console.print(skipped)
     render_verdict(result, console)
-
-
 
 
 def render_verdict(result: AnalyzeResult, console: Console) -> None:
@@ -92,13 +105,18 @@ def render_verdict(result: AnalyzeResult, console: Console) -> None:
     table.add_row("P(VPT better)", f"{v.p_vpt:.2f}")
     table.add_row("margin VPT − FT", f"{v.margin:+.1f} points ({v.interval_level:.0%} interval {lo:+.1f} to {hi:+.1f})")
     inputs = v.inputs
-    table.add_row("inputs", f"FID {inputs['fid']:.1f}; P(high objective disparity) {obj.p_high_disparity:.2f} "
-                  f"({obj.source}); {inputs['n_train']} training images ({v.n_train_source})")
+    table.add_row(
+        "inputs",
+        f"FID {inputs['fid']:.1f}; P(high objective disparity) {obj.p_high_disparity:.2f} "
+        f"({obj.source}); {inputs['n_train']} training images ({v.n_train_source})",
+    )
     if obj.note:
         table.add_row("objective", obj.note)
     pushes = ", ".join(f"{k} {val:+.1f}" for k, val in v.contributions.items())
     table.add_row("why", f"margin {v.reference_margin:+.1f} for a typical task, then {pushes} points")
-    nearest = "; ".join(f"{t['task']} ({t['n_train']} imgs: {t['winner']}, {t['margin']:+.1f})" for t in v.nearest_tasks)
+    nearest = "; ".join(
+        f"{t['task']} ({t['n_train']} imgs: {t['winner']}, {t['margin']:+.1f})" for t in v.nearest_tasks
+    )
     table.add_row("closest published", nearest)
     table.add_row("advice", v.advice)
     console.print(table)
@@ -108,8 +126,10 @@ def render_verdict(result: AnalyzeResult, console: Console) -> None:
 
 def one_line(result: AnalyzeResult) -> str:
     d = result.distance
-    line = (f"FID {d.fid:.2f}  KID {d.kid:.5f}±{d.kid_std:.5f}  n={d.n_images} vs {d.reference} (n={d.n_reference})"
-            f"  skipped={len(result.dataset.skipped)}")
+    line = (
+        f"FID {d.fid:.2f}  KID {d.kid:.5f}±{d.kid_std:.5f}  n={d.n_images} vs {d.reference} (n={d.n_reference})"
+        f"  skipped={len(result.dataset.skipped)}"
+    )
     if result.verdict is not None:
         v = result.verdict
         line += f"  verdict={v.choice} P(VPT)={v.p_vpt:.2f} margin={v.margin:+.1f}"

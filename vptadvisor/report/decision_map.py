@@ -15,6 +15,7 @@ stacked in a column at that FID and labelled as a group mean; FGVC tasks have th
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -40,13 +41,18 @@ def p_vpt_by_size(rule: Rule, fid: float, p_high: float, sizes: np.ndarray, fid_
 
 def user_point(result: AnalyzeResult) -> tuple[float, float, float, int]:
     """The dataset's rule inputs from its verdict: (FID, FID sd, P(high disparity), training images)."""
-    inputs = result.verdict.inputs
-    return (float(inputs["fid"]), float(inputs.get("fid_sd") or 0.0), float(inputs["p_high_disparity"]),
-            int(inputs["n_train"]))
+    inputs = result.require_verdict().inputs
+    return (
+        float(inputs["fid"]),
+        float(inputs.get("fid_sd") or 0.0),
+        float(inputs["p_high_disparity"]),
+        int(inputs["n_train"]),
+    )
 
 
-def crossings(rule: Rule, fid: float, p_high: float, fid_sd: float = 0.0,
-              levels: tuple[float, ...] = (0.7, 0.5, 0.3)) -> dict[float, int | None]:
+def crossings(
+    rule: Rule, fid: float, p_high: float, fid_sd: float = 0.0, levels: tuple[float, ...] = (0.7, 0.5, 0.3)
+) -> dict[float, int | None]:
     """Training-set sizes (100 to 1,000,000) where P(VPT better) crosses each level (None: no crossing)."""
     sizes = np.geomspace(100, 1_000_000, 400)
     p = p_vpt_by_size(rule, fid, p_high, sizes, fid_sd)
@@ -62,7 +68,7 @@ def crossings(rule: Rule, fid: float, p_high: float, fid_sd: float = 0.0,
     return out
 
 
-def study_rows_near(rule: Rule, n_train: int) -> tuple[list[dict], int]:
+def study_rows_near(rule: Rule, n_train: int) -> tuple[list[dict[str, Any]], int]:
     """The rule's evidence rows to draw: VTAB-1k at the study size closest to `n_train` (in log
     scale), and every FGVC task (one size each). Returns (rows, VTAB size)."""
     rows = rule.doc["evidence_rows"]
@@ -88,13 +94,15 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    v = result.verdict
+    v = result.require_verdict()
     fid, fid_sd, p_user, n = user_point(result)
     lo_t, hi_t = _thresholds(rule)
     rows, vtab_size = study_rows_near(rule, n)
     xs_all = [r["fid"] for r in rows] + [fid - 2 * fid_sd, fid + 2 * fid_sd]
     x0, x1 = min(xs_all) - 18, max(xs_all) + 18
-    low_stack = max(sum(1 for r in rows if r["group"] == g) for g in {r["group"] for r in rows if r["disparity"] == "low"})
+    low_stack = max(
+        sum(1 for r in rows if r["group"] == g) for g in {r["group"] for r in rows if r["disparity"] == "low"}
+    )
     high_stack = max([sum(1 for r in rows if r["disparity"] == "high")] + [1])
     y0, y1 = -STRIP * (low_stack + 2.0), 1 + STRIP * (high_stack + 2.0)
 
@@ -109,7 +117,7 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
         ax.axhline(y, color="#555555", lw=0.8)
 
     # study tasks: stacked per FID column (VTAB groups share their group-mean FID)
-    columns: dict[tuple[float, str], list[dict]] = {}
+    columns: dict[tuple[float, str], list[dict[str, Any]]] = {}
     for r in sorted(rows, key=lambda r: r["task"]):
         columns.setdefault((r["fid"], r["disparity"]), []).append(r)
     fid_per_inch = (x1 - x0) / 6.6
@@ -119,13 +127,30 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
         sign, base = (-1, 0.0) if disparity == "low" else (1, 1.0)
         for i, r in enumerate(members):
             marker, colour, _ = WINNER_STYLE[r["winner"]]
-            ax.scatter([x], [base + sign * STRIP * (i + 1)], marker=marker, s=70, c=colour, edgecolors="black",
-                       linewidths=0.6, zorder=4)
+            ax.scatter(
+                [x],
+                [base + sign * STRIP * (i + 1)],
+                marker=marker,
+                s=70,
+                c=colour,
+                edgecolors="black",
+                linewidths=0.6,
+                zorder=4,
+            )
         first = members[0]
         if first["fid_source"] == "group-mean":  # a label under (over) the column, kept inside the axes
             half = 45 * 7.5 * 0.55 / 72 * fid_per_inch / 2
-            ax.text(min(max(x, x0 + half), x1 - half), base + sign * STRIP * (len(members) + 1.2), f"{first['group']}: {len(members)} tasks at the "
-                    f"group-mean FID {x:.1f}", ha="center", va="center", fontsize=7.5, color="#222222", bbox=box, zorder=3)
+            ax.text(
+                min(max(x, x0 + half), x1 - half),
+                base + sign * STRIP * (len(members) + 1.2),
+                f"{first['group']}: {len(members)} tasks at the group-mean FID {x:.1f}",
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                color="#222222",
+                bbox=box,
+                zorder=3,
+            )
             continue
         label = f"{_short(first['task'])} ({_k(first['n_train'])})"
         half = len(label) * 7 * 0.6 / 72 * fid_per_inch / 2 + 0.5
@@ -144,22 +169,41 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
     ax.scatter([fid], [p_user], marker="*", s=420, c="#ffd92f", edgecolors=USER_COLOUR, linewidths=1.6, zorder=6)
     name = result.dataset.path.rstrip("/").split("/")[-1] or "your dataset"
     choice = CHOICE_NAME.get(v.choice, v.choice)
-    ax.annotate(f"{name}: {choice}\nFID {fid:.1f}, P(high) {p_user:.2f}\nP(VPT better) {v.p_vpt:.2f}", (fid, p_user),
-                xytext=(fid + (0.07 if fid < (x0 + x1) / 2 else -0.25) * (x1 - x0), p_user + (0.28 if p_user < 0.5 else -0.28)),
-                fontsize=9, fontweight="bold", color=USER_COLOUR, arrowprops={"arrowstyle": "->", "color": USER_COLOUR},
-                bbox={"boxstyle": "round", "fc": "white", "ec": USER_COLOUR, "alpha": 0.9}, zorder=7)
+    ax.annotate(
+        f"{name}: {choice}\nFID {fid:.1f}, P(high) {p_user:.2f}\nP(VPT better) {v.p_vpt:.2f}",
+        (fid, p_user),
+        xytext=(fid + (0.07 if fid < (x0 + x1) / 2 else -0.25) * (x1 - x0), p_user + (0.28 if p_user < 0.5 else -0.28)),
+        fontsize=9,
+        fontweight="bold",
+        color=USER_COLOUR,
+        arrowprops={"arrowstyle": "->", "color": USER_COLOUR},
+        bbox={"boxstyle": "round", "fc": "white", "ec": USER_COLOUR, "alpha": 0.9},
+        zorder=7,
+    )
 
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_yticks([y0 / 2, 0, 0.25, 0.5, 0.75, 1.0, (1 + y1) / 2],
-                  ["study tasks:\nlow disparity", "0 (low)", "0.25", "0.5", "0.75", "1 (high)", "study tasks:\nhigh disparity"])
+    ax.set_yticks(
+        [y0 / 2, 0, 0.25, 0.5, 0.75, 1.0, (1 + y1) / 2],
+        ["study tasks:\nlow disparity", "0 (low)", "0.25", "0.5", "0.75", "1 (high)", "study tasks:\nhigh disparity"],
+    )
     ax.set_xlabel("FID to the pretraining data (study scale, 1,000 images)")
     ax.set_ylabel("task-objective disparity: P(high)")
-    handles = [Line2D([], [], marker=m, ls="", color=c, markeredgecolor="black", markersize=8, label=lab)
-               for m, c, lab in WINNER_STYLE.values()]
+    handles: list[Any] = [
+        Line2D([], [], marker=m, ls="", color=c, markeredgecolor="black", markersize=8, label=lab)
+        for m, c, lab in WINNER_STYLE.values()
+    ]
     handles += [
-        Line2D([], [], marker="*", ls="", color="#ffd92f", markeredgecolor=USER_COLOUR, markersize=15,
-               label="your dataset (±2 sd of FID)" if fid_sd > 0 else "your dataset"),
+        Line2D(
+            [],
+            [],
+            marker="*",
+            ls="",
+            color="#ffd92f",
+            markeredgecolor=USER_COLOUR,
+            markersize=15,
+            label="your dataset (±2 sd of FID)" if fid_sd > 0 else "your dataset",
+        ),
         Line2D([], [], color="black", lw=1.8, label="boundary: P(VPT better) = 0.5"),
         Line2D([], [], color="black", lw=1.0, ls="--", label=f"verdict thresholds {lo_t:g} / {hi_t:g}"),
         Patch(color=ZONE_COLOURS[3], label=f"VPT (P >= {hi_t:g})"),
@@ -168,17 +212,23 @@ def decision_map_png(result: AnalyzeResult, rule: Rule) -> bytes:
     ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5, frameon=False)
     ax.set_title(f"Decision map at {n:,} training images (rule {rule.rule_version})", fontsize=11)
-    fig.text(0.01, 0.01, f"Study tasks: VTAB-1k at {vtab_size:,} training images (the study size closest to yours), "
-             "FGVC at their full size. VTAB tasks only have their group's mean FID, so each group is stacked at it.\n"
-             "Shading and lines: the rule at your training-set size; in the strips it continues with disparity 0 and 1.",
-             fontsize=7.5, color="#333333", va="bottom")
+    fig.text(
+        0.01,
+        0.01,
+        f"Study tasks: VTAB-1k at {vtab_size:,} training images (the study size closest to yours), "
+        "FGVC at their full size. VTAB tasks only have their group's mean FID, so each group is stacked at it.\n"
+        "Shading and lines: the rule at your training-set size; in the strips it continues with disparity 0 and 1.",
+        fontsize=7.5,
+        color="#333333",
+        va="bottom",
+    )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return png(fig)
 
 
 def size_curve_png(result: AnalyzeResult, rule: Rule) -> bytes:
     """P(VPT better) against the number of training images, for the dataset's FID and objective."""
-    v = result.verdict
+    v = result.require_verdict()
     fid, fid_sd, p_user, n = user_point(result)
     lo_t, hi_t = _thresholds(rule)
     sizes = np.unique(np.round(np.geomspace(100, 100_000, 160)).astype(int))
@@ -190,10 +240,21 @@ def size_curve_png(result: AnalyzeResult, rule: Rule) -> bytes:
     ax.plot(sizes, curve, color="black", lw=2, label="P(VPT better), your FID and objective")
     nlo, nhi = rule.doc["study_range"]["n_train"]
     ax.axvspan(sizes[0], nlo, color="white", alpha=0.55, hatch="//", ec="#bbbbbb", lw=0)
-    ax.axvspan(nhi, sizes[-1], color="white", alpha=0.55, hatch="//", ec="#999999", lw=0, label="outside the study's sizes")
+    ax.axvspan(
+        nhi, sizes[-1], color="white", alpha=0.55, hatch="//", ec="#999999", lw=0, label="outside the study's sizes"
+    )
     ax.axvline(n, color=USER_COLOUR, ls=":", lw=1.5)
-    ax.scatter([n], [v.p_vpt], marker="*", s=300, c="#ffd92f", edgecolors=USER_COLOUR, linewidths=1.5, zorder=5,
-               label=f"your dataset: {n:,} images, P {v.p_vpt:.2f}")
+    ax.scatter(
+        [n],
+        [v.p_vpt],
+        marker="*",
+        s=300,
+        c="#ffd92f",
+        edgecolors=USER_COLOUR,
+        linewidths=1.5,
+        zorder=5,
+        label=f"your dataset: {n:,} images, P {v.p_vpt:.2f}",
+    )
     for t in (lo_t, 0.5, hi_t):
         ax.axhline(t, color="black", lw=0.8, ls="-" if t == 0.5 else "--")
     ax.text(sizes[0] * 1.1, (hi_t + 1) / 2, "VPT", fontsize=9, va="center", color=VPT_COLOUR, fontweight="bold")

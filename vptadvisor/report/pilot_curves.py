@@ -39,20 +39,32 @@ def pilot_curves_png(pilot: PilotResult) -> bytes:
             losses = [v for _, v in train]
             ax_loss.plot(steps, losses, color=colour, alpha=0.25, lw=0.8)
             lr = arm.lr
-            ax_loss.plot(steps, _smooth(losses, max(1, len(losses) // 20)), color=colour, lw=1.8,
-                         label=f"{name} (lr {lr:.3g})" if lr is not None else name)
+            ax_loss.plot(
+                steps,
+                _smooth(losses, max(1, len(losses) // 20)),
+                color=colour,
+                lw=1.8,
+                label=f"{name} (lr {lr:.3g})" if lr is not None else name,
+            )
         val = curve.get("val") or []
         if val:
             secs = [row[1] for row in val]
             accs = [row[2] for row in val]
             best = arm.val_accuracy
-            ax_acc.plot(secs, accs, "o-", color=colour, lw=1.8,
-                        label=f"{name}: best {best:.3f}" if best is not None else name)
+            ax_acc.plot(
+                secs, accs, "o-", color=colour, lw=1.8, label=f"{name}: best {best:.3f}" if best is not None else name
+            )
             interval = arm.val_accuracy_interval
             if best is not None and interval:
                 at = next((row[1] for row in val if row[0] == arm.best_step), secs[-1])
-                ax_acc.errorbar([at], [best], yerr=[[max(0.0, best - interval[0])], [max(0.0, interval[1] - best)]],
-                                color=colour, capsize=4, lw=1.2)
+                ax_acc.errorbar(
+                    [at],
+                    [best],
+                    yerr=[[max(0.0, best - interval[0])], [max(0.0, interval[1] - best)]],
+                    color=colour,
+                    capsize=4,
+                    lw=1.2,
+                )
         if arm.share_seconds:
             ax_acc.axvline(arm.share_seconds, color=colour, ls=":", lw=1)
     if n_classes:
@@ -75,8 +87,10 @@ def pilot_curves_png(pilot: PilotResult) -> bytes:
     d = pilot.difference
     if d is not None:
         lo, hi = d.interval
-        title += (f": {d.vpt_arm} - ft = {100 * d.margin:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}], "
-                  f"McNemar p = {d.mcnemar_p:.2g}")
+        title += (
+            f": {d.vpt_arm} - ft = {100 * d.margin:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}], "
+            f"McNemar p = {d.mcnemar_p:.2g}"
+        )
     fig.suptitle(title, fontsize=10.5)
     fig.tight_layout()
     return png(fig)

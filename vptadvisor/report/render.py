@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vptadvisor.atomic import write_bytes, write_text
 
@@ -50,9 +52,9 @@ class Figure:
 @dataclass
 class Document:
     title: str
-    blocks: list = field(default_factory=list)
+    blocks: list[Any] = field(default_factory=list)
 
-    def add(self, *blocks) -> None:
+    def add(self, *blocks: Any) -> None:
         self.blocks.extend(blocks)
 
 
@@ -60,7 +62,7 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(doc: Document, figure_link=None) -> str:
+def to_markdown(doc: Document, figure_link: Callable[[Figure], str] | None = None) -> str:
     """`figure_link(figure) -> str`: the image target; default a base64 data URI."""
     link = figure_link or (lambda f: "data:image/png;base64," + base64.b64encode(f.png).decode("ascii"))
     out = [f"# {doc.title}", ""]
@@ -102,9 +104,18 @@ figcaption { font-size: .88em; color: #57606a; margin-top: .3em; }
 
 def to_html(doc: Document) -> str:
     e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{e(doc.title)}</title>",
-           f"<style>{CSS}</style>", "</head>", "<body>", f"<h1>{e(doc.title)}</h1>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(doc.title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{e(doc.title)}</h1>",
+    ]
     for b in doc.blocks:
         if isinstance(b, Heading):
             out.append(f"<h{b.level + 1}>{e(b.text)}</h{b.level + 1}>")
@@ -134,8 +145,9 @@ def report_format(path: str | Path) -> str:
         return "md"
     if suffix in (".html", ".htm"):
         return "html"
-    raise UsageError(f"--report {path}: the report is written as Markdown (.md) or HTML (.html); "
-                     "use one of those extensions.")
+    raise UsageError(
+        f"--report {path}: the report is written as Markdown (.md) or HTML (.html); use one of those extensions."
+    )
 
 
 def write_document(doc: Document, path: str | Path, images: str = "embed") -> Path:
@@ -146,6 +158,7 @@ def write_document(doc: Document, path: str | Path, images: str = "embed") -> Pa
     if kind == "html":
         write_text(path, to_html(doc))
         return path
+
     def beside(fig: Figure) -> str:
         name = f"{path.stem}.{fig.name}.png"
         write_bytes(path.parent / name, fig.png)

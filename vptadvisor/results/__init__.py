@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from importlib import metadata
 from typing import Any, Optional
 
-from pydantic import Field, field_serializer
+from pydantic import ConfigDict, Field, field_serializer, field_validator
 
-from vptadvisor.dataset.summary import DatasetSummary
+from vptadvisor.dataset.summary import DatasetSummary, SkippedFile
 from vptadvisor.results.block import Block
 
 ANALYZE_SCHEMA = "vptadvisor.analyze/1"
@@ -32,8 +33,8 @@ def confirmation(confirms_rule: bool | None, choice: str, rule_choice: str | Non
 class ObjectiveResult(Block):
     """The `objective` block: how likely the task's objective is far from the pretraining one."""
 
-    p_high_disparity: Optional[float] = None  # P(high task-objective disparity)
-    source: Optional[str] = None  # "probe" | "declared" | "default"
+    p_high_disparity: float  # P(high task-objective disparity)
+    source: str  # "probe" | "declared" | "default"
     declared: Optional[str] = None  # the --objective given, if any
     note: Optional[str] = None  # the same in words: what the probe saw, or why the default was used
     probe: Optional[dict[str, Any]] = None  # the probe's reading (signals, evidence), or {"error": why not}
@@ -42,21 +43,21 @@ class ObjectiveResult(Block):
 class VerdictResult(Block):
     """The `verdict` block: the decision rule's answer and its evidence (see docs/rule.md)."""
 
-    choice: Optional[str] = None  # "vpt" | "ft" | "uncertain"
-    p_vpt: Optional[float] = None  # P(VPT beats FT)
-    margin: Optional[float] = None  # expected VPT - FT test accuracy, points
-    margin_sd: Optional[float] = None
-    margin_interval: Optional[list[float]] = None  # central `interval_level` predictive interval
-    interval_level: Optional[float] = None
-    rule_choice: Optional[str] = None  # the rule's call for its own backbone
-    backbone_covered: Optional[bool] = None
-    nearest_tasks: Optional[list[dict[str, Any]]] = None  # closest published rows
-    contributions: Optional[dict[str, float]] = None  # Shapley split of margin - reference_margin
-    reference_margin: Optional[float] = None
-    rule_version: Optional[str] = None
-    advice: Optional[str] = None
-    notes: Optional[list[str]] = None
-    inputs: Optional[dict[str, Any]] = None  # fid, fid_sd, p_high_disparity, n_train, backbone, ...
+    choice: str  # "vpt" | "ft" | "uncertain"
+    p_vpt: float  # P(VPT beats FT)
+    margin: float  # expected VPT - FT test accuracy, points
+    margin_sd: float
+    margin_interval: list[float]  # central `interval_level` predictive interval
+    interval_level: float
+    rule_choice: str  # the rule's call for its own backbone
+    backbone_covered: bool
+    nearest_tasks: list[dict[str, Any]]  # closest published rows
+    contributions: dict[str, float]  # Shapley split of margin - reference_margin
+    reference_margin: float
+    rule_version: str
+    advice: str
+    notes: list[str] = Field(default_factory=list)
+    inputs: dict[str, Any] = Field(default_factory=dict)  # fid, fid_sd, p_high_disparity, n_train, backbone, ...
     reference: Optional[dict[str, Any]] = None  # the reference task the contributions are relative to
     n_train_source: Optional[str] = None  # "dataset" | "--train-size"
 
@@ -97,11 +98,30 @@ class AnalyzeResult(Block):
     versions: dict[str, str] = Field(default_factory=dict)
     seed: int
 
-    model_config = {**Block.model_config, "populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True)  # merged with Block's
+
+    @field_validator("dataset", mode="plain", json_schema_input_type=DatasetSummary)
+    @classmethod
+    def _dataset_in(cls, value: Any) -> DatasetSummary:
+        """As written: pydantic's coercion would turn the int sizes of `sizes` into floats."""
+        if isinstance(value, DatasetSummary):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("dataset must be an object")
+        known = {f.name for f in dataclasses.fields(DatasetSummary)}
+        block = {k: v for k, v in value.items() if k in known}
+        block["skipped"] = [SkippedFile(**s) for s in block.get("skipped", [])]
+        return DatasetSummary(**block)
 
     @field_serializer("dataset")
     def _dataset(self, value: DatasetSummary) -> dict[str, Any]:
         return value.to_dict()
+
+    def require_verdict(self) -> VerdictResult:
+        """The verdict (an analysis made by analyze() always has one)."""
+        if self.verdict is None:
+            raise ValueError("this analysis has no verdict")
+        return self.verdict
 
     def to_dict(self) -> dict[str, Any]:
         out = self.model_dump(mode="python", by_alias=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from vptadvisor.results.block import Block
 
@@ -105,7 +105,7 @@ class PilotResult(Block):
     curves_png: Optional[str]
     notes: list[str]
 
-    model_config = {**Block.model_config, "populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True)  # merged with Block's
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="python", by_alias=True)

@@ -2,11 +2,28 @@
 
 from vptadvisor.settings.fields import DURATION_PATTERN, ENV_PREFIX, setting
 from vptadvisor.settings.models import (
-    SECTIONS, AnalyzeSettings, CheckPilotSettings, CheckSettings, GateSettings, PilotSettings, ReferenceSettings,
-    ReportSettings, Settings,
+    SECTIONS,
+    AnalyzeSettings,
+    CheckPilotSettings,
+    CheckSettings,
+    GateSettings,
+    PilotSettings,
+    ReferenceSettings,
+    ReportSettings,
+    Settings,
 )
 
 __all__ = [
-    "DURATION_PATTERN", "ENV_PREFIX", "SECTIONS", "AnalyzeSettings", "CheckPilotSettings", "CheckSettings",
-    "GateSettings", "PilotSettings", "ReferenceSettings", "ReportSettings", "Settings", "setting",
+    "DURATION_PATTERN",
+    "ENV_PREFIX",
+    "SECTIONS",
+    "AnalyzeSettings",
+    "CheckPilotSettings",
+    "CheckSettings",
+    "GateSettings",
+    "PilotSettings",
+    "ReferenceSettings",
+    "ReportSettings",
+    "Settings",
+    "setting",
 ]

