@@ -100,6 +100,10 @@ def type_parts(annotation: Any) -> tuple[bool, list[Any]]:
     return False, [annotation]
 
 
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
 def describe(field: FieldInfo) -> str:
     """What a field takes, in words: "an integer >= 2", "one of vpt, ft (or null)"."""
     optional, rest = type_parts(field.annotation)
@@ -124,9 +128,9 @@ def describe(field: FieldInfo) -> str:
     low = next((getattr(m, a) for m in field.metadata for a in ("ge", "gt") if hasattr(m, a)), None)
     high = next((getattr(m, a) for m in field.metadata for a in ("le", "lt") if hasattr(m, a)), None)
     if low is not None and high is not None:
-        text += f" between {low:g} and {high:g}"
+        text += f" between {_num(low)} and {_num(high)}"
     elif low is not None:
-        text += f" {'>=' if any(hasattr(m, 'ge') for m in field.metadata) else '>'} {low:g}"
+        text += f" {'>=' if any(hasattr(m, 'ge') for m in field.metadata) else '>'} {_num(low)}"
     return text + (" (or null)" if optional else "")
 
 
