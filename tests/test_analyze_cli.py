@@ -144,6 +144,7 @@ def test_table_output_names_the_skipped_files(corpus_dataset, corpus_json, capsy
     assert "FID" in out and "bad/truncated.jpg" in out and "sample size" in out
 
 
+@pytest.mark.slow
 def test_subprocess_entry_point_user_error_has_no_traceback(tmp_path):
     env = {**os.environ}
     proc = subprocess.run([sys.executable, "-m", "vptadvisor", "analyze", str(tmp_path / "missing")],

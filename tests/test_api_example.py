@@ -109,6 +109,7 @@ def test_analyze_and_pilot_are_plain_functions_and_import_light(tmp_path):
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
+@pytest.mark.slow
 def test_the_documented_api_example_runs(small_dtd, tmp_path):
     """Tiny random ViT (not covered by the rule) -> 'too close to call' -> the example runs a pilot."""
     from test_pilot_helpers import TINY_IMG, TINY_KWARGS, TINY_NAME, make_tiny_weights

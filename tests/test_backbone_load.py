@@ -61,6 +61,7 @@ def _in_fresh_process(code: str, cache: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow
 def test_offline_weights_come_from_the_hf_cache_or_fail_fast_with_advice(tmp_path):
     """In a fresh process with an empty cache: the default backbone fails at once with advice; then a
     hub cache laid out the way huggingface_hub does (models--org--name/snapshots/<rev>/) is used."""

@@ -126,6 +126,7 @@ def test_exit_3_when_the_dataset_cannot_be_measured(small_dtd, tmp_path, capsys)
     assert code == 3 and "--strict" in err
 
 
+@pytest.mark.slow
 def test_entry_point_gate_failure_is_one_line_without_traceback(small_dtd, verdicts):
     proc = subprocess.run([sys.executable, "-m", "vptadvisor", "check", str(small_dtd), "--expect", "ft", "--train-size",
                            SMALL_N, "--quiet"], capture_output=True, text=True, env=dict(os.environ), timeout=300)

@@ -10,6 +10,8 @@ import pytest
 
 from test_pilot_helpers import TINY_IMG, TINY_KWARGS, TINY_NAME, make_dataset, make_tiny_weights, tiny_cli_args
 
+pytestmark = pytest.mark.slow  # subprocess pilots under torchrun
+
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):

@@ -16,6 +16,8 @@ from test_pilot_helpers import make_dataset, make_tiny_weights, tiny_cli_args
 
 STEPS = 40
 
+pytestmark = pytest.mark.slow  # subprocess pilots
+
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):

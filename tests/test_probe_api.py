@@ -111,6 +111,7 @@ def test_small_classes_are_left_out_and_counted(scene):
     assert res.n_classes == 5 and res.n_classes_used == 4
 
 
+@pytest.mark.slow
 def test_cost_on_a_dtd10_sized_dataset_is_well_under_a_second_or_two():
     F, content, _ = _scene_features(n=1200, seed=1)
     labels = [f"{c}-{i % 3}" for i, c in enumerate(content)]  # 12 classes of 100
