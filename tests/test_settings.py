@@ -56,6 +56,8 @@ def test_the_pilot_without_budget_or_steps_still_says_so(tmp_path, capsys, monke
     assert code == 2 and "--budget" in err
     code, _, err = run_cli(["pilot", "--budget", "1h"], capsys)
     assert code == 2 and "DATASET" in err
+    code, _, err = run_cli(["pilot", "--resume", str(tmp_path)], capsys)  # --resume: not a config key
+    assert code == 2 and "is not a pilot run directory" in err
 
 
 @pytest.mark.parametrize(
@@ -65,11 +67,14 @@ def test_the_pilot_without_budget_or_steps_still_says_so(tmp_path, capsys, monke
         (["--batch-size", "99999999999999999999"], "--batch-size must be an integer between 1 and 4096"),
         (["--workers", "100000"], "--workers must be an integer between 0 and 256"),
         (["--device", "tpu"], "--device must be one of auto, cpu, cuda, mps, got 'tpu'."),
+        (["--backbone-kwargs", "{bad"], "--backbone-kwargs must be a mapping (as JSON), got '{bad'."),
     ],
 )
 def test_out_of_range_options_are_exit_2_with_a_sentence(tmp_path, capsys, monkeypatch, args, needle):
     monkeypatch.chdir(tmp_path)
     for command in (["analyze", str(tmp_path)], ["check", str(tmp_path), "--expect", "vpt"]):
+        if args[0] == "--backbone-kwargs":  # a pilot option only
+            continue
         code, _, err = run_cli(command + args, capsys)
         assert code == 2 and err.startswith("error: ") and needle in err and "Traceback" not in err, (command, err)
     code, _, err = run_cli(["pilot", str(tmp_path), "--steps", "1", *args], capsys)

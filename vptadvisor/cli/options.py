@@ -95,6 +95,8 @@ def settings_options(
             if not info.cli:
                 continue
             key = name if name in infos else f"{section}.{name}"
+            if key not in infos:  # a setting the config file cannot hold (--resume): under its own name
+                key = name
             chosen[key] = SettingInfo(key, field)  # the command's own help and type; the key routes it
     for key in keys:
         chosen[key] = infos[key]

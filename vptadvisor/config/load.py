@@ -254,7 +254,10 @@ def load_config(
         info = infos[key]
         option = info.cli.split("/")[0] if info.cli else key
         value = getattr(value, "value", value)  # enums
-        given[key] = parse_text(info, value) if isinstance(value, str) and not _is_plain_str(info) else value
+        try:
+            given[key] = parse_text(info, value) if isinstance(value, str) and not _is_plain_str(info) else value
+        except ValueError as exc:
+            raise UsageError(f"{option} must be {exc}, got {value!r}.") from None
         sources[key] = f"command line {option}" if option.startswith("-") else "command line"
         label[key] = option
 
