@@ -18,7 +18,8 @@ from vptadvisor.cli import app
 from vptadvisor.cli import options as o
 from vptadvisor.cli.analyze_cmd import (
     AllowUncertainOpt, BackboneOpt, CacheDirOpt, ConfigOpt, DeviceOpt, ExpectOpt, MinConfidenceOpt, MinImagesOpt,
-    ObjectiveOpt, PilotResultOpt, ReferenceOpt, ReportOpt, SeedOpt, StrictOpt, TrainSizeOpt, common_settings, emit,
+    ObjectiveOpt, PilotResultOpt, ReferenceOpt, ReportOpt, SeedOpt, StrictOpt, TrainSizeOpt, check_outputs, common_settings,
+    emit,
 )
 
 
@@ -63,6 +64,7 @@ def check(
     )
     cli["pilot.run"] = run_pilot
     cfg = load_config(cli, config=config_path)
+    check_outputs(output, cfg)
     err = Console(stderr=True)
     talk = not quiet and sys.stderr.isatty()
     with progress_bar("Inception features", enabled=not quiet) as progress:
