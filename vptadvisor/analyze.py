@@ -15,6 +15,7 @@ from vptadvisor.distance.size import size_matched_fid
 from vptadvisor.errors import MeasureError, UsageError
 from vptadvisor.features import DEFAULT_BATCH_SIZE
 from vptadvisor.features.extract import make_extractor
+from vptadvisor.limits import check_run_settings
 from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
 from vptadvisor.objective import decide_objective
 from vptadvisor.rule import load_rule, objective_prior
@@ -59,6 +60,7 @@ def analyze(
         raise UsageError("--kid-subsets must be >= 1 and --kid-subset-size >= 2.")
     if train_size is not None and train_size < 1:
         raise UsageError("--train-size must be at least 1.")
+    check_run_settings(seed=seed, batch_size=batch_size, workers=workers)
     if objective is not None:
         objective_prior(objective)  # validate a declared objective before any work
     decision_rule = load_rule(rule)
@@ -71,6 +73,7 @@ def analyze(
 
     extraction = extractor.extract([s.path for s in data.samples], progress=progress)
     skipped = [SkippedFile(rel, SKIP_REASONS["missing"]) for rel in data.missing]
+    skipped += [SkippedFile(rel, reason) for rel, reason in data.skipped]  # links not followed
     skipped += [SkippedFile(data.samples[i].relpath, reason) for i, _, reason in extraction.skipped]
     skipped.sort(key=lambda s: s.path)
     if strict and skipped:

@@ -1,10 +1,14 @@
 """Errors a user can cause, each with the exit code the CLI documents.
 
-Exit codes: 0 ok, 1 a gate failed, 2 usage or configuration error, 3 could not measure.
+Exit codes: 0 ok, 1 a gate failed, 2 usage or configuration error, 3 could not measure (also: a
+result that could not be written, and internal errors, whose traceback goes to a log file), 130
+interrupted (SIGINT), 143 terminated (SIGTERM). See vptadvisor/cli/guard.py.
 Messages are one sentence that says what to do; the CLI prints them without a traceback.
 """
 
 from __future__ import annotations
+
+INTERNAL_ERROR_EXIT = 3  # a bug: the CLI logs the traceback and says where; never 1 (gate failed)
 
 
 class VptAdvisorError(Exception):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from vptadvisor.atomic import check_output, is_stdout
 from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS
 from vptadvisor.dataset.layout import open_dataset
 from vptadvisor.distance.reference import check_name, save_reference, user_reference_dir
-from vptadvisor.errors import MeasureError
+from vptadvisor.errors import MeasureError, UsageError
 from vptadvisor.features import DEFAULT_BATCH_SIZE
 from vptadvisor.features.extract import make_extractor
+from vptadvisor.limits import check_run_settings
 
 
 @dataclass
@@ -47,6 +49,11 @@ def build_reference(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReferenceBuild:
     check_name(name)
+    check_run_settings(seed=seed, batch_size=batch_size, workers=workers)
+    if output is not None:
+        if is_stdout(output):
+            raise UsageError("reference build writes a binary .safetensors file: give -o a file path, not '-'.")
+        check_output(output, "-o")
     data = open_dataset(directory)
     extractor = make_extractor(inception_weights=inception_weights, resize=resize, device=device,
                                batch_size=batch_size, workers=workers, cache=cache, cache_dir=cache_dir,

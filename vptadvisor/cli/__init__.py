@@ -2,7 +2,8 @@
 
 Each command lives in its own module and registers itself on `app`; `main()` maps the errors a
 user can cause onto the documented exit codes (0 ok, 1 gate failed, 2 usage, 3 could not measure)
-and prints them as one line on stderr, without a traceback.
+and prints them as one line on stderr, without a traceback; Ctrl-C exits 130, SIGTERM 143, and an
+internal error 3 with the path of a log file that holds its traceback (see cli/guard.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ import sys
 
 import typer
 
-from vptadvisor.errors import VptAdvisorError
+from vptadvisor.cli.guard import (
+    INTERRUPTED_EXIT,
+    guarded,
+    install_signals,
+    stdout_is_open,
+)
 
 
 def _click_modules() -> list:
@@ -48,7 +54,8 @@ _NO_ARGS_HELP = _classes("NoArgsIsHelpError")
 app = typer.Typer(
     name="vptadvisor",
     help="Decide between Visual Prompt Tuning (VPT) and full fine-tuning (FT) for a pretrained ViT.\n\n"
-    "Exit codes: 0 ok, 1 a gate failed, 2 usage or configuration error, 3 could not measure.",
+    "Exit codes: 0 ok, 1 a gate failed, 2 usage or configuration error, 3 could not measure "
+    "(or write) / internal error, 130 interrupted, 143 terminated.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -58,33 +65,41 @@ app = typer.Typer(
 
 def _register() -> None:
     # Import for their side effect: each module adds its commands to `app`.
-    from vptadvisor.cli import analyze_cmd, reference_cmd  # noqa: F401
-    from vptadvisor.cli import study_cmd  # noqa: F401
-    from vptadvisor.cli import pilot_cmd  # noqa: F401
-    from vptadvisor.cli import probe_cmd  # noqa: F401
-    from vptadvisor.cli import check_cmd, config_cmd, schema_cmd  # noqa: F401
+    from vptadvisor.cli import (  # noqa: F401
+        analyze_cmd, check_cmd, config_cmd, pilot_cmd, probe_cmd, reference_cmd, schema_cmd, study_cmd,
+    )
+
+
+def _invoke(argv: list[str] | None) -> int:
+    """Parse and run one command (without click's standalone handling, which turns Ctrl-C into a
+    returned 130 and a closed pipe into exit 1); the exit code of a normal ending."""
+    command = typer.main.get_command(app)
+    try:
+        with command.make_context("vptadvisor", list(sys.argv[1:] if argv is None else argv)) as ctx:
+            command.invoke(ctx)
+    except _EXIT as exc:
+        return int(exc.exit_code or 0)
+    except _NO_ARGS_HELP as exc:  # `vptadvisor` or a group alone: help was asked for, in effect
+        exc.show()
+        return 0
+    except _CLICK_ERROR as exc:  # usage errors: bad option, missing argument, bad value
+        exc.show()
+        return 2 if isinstance(exc, _USAGE) else int(exc.exit_code)
+    except _ABORT:
+        typer.echo("Aborted.", err=True)
+        return INTERRUPTED_EXIT
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The console entry point: run a command and exit with its documented code (vptadvisor/cli/guard.py)."""
+    if not stdout_is_open():
+        typer.echo("error: standard output is closed; redirect it instead (`> result.txt` or `> /dev/null`).", err=True)
+        sys.exit(2)
     _register()
-    command = typer.main.get_command(app)
+    log = install_signals()
     try:
-        command.main(args=argv, prog_name="vptadvisor", standalone_mode=False)
-    except VptAdvisorError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        sys.exit(exc.exit_code)
-    except _EXIT as exc:
-        sys.exit(exc.exit_code)
-    except _NO_ARGS_HELP as exc:  # `vptadvisor` or a group alone: help was asked for, in effect
-        exc.show()
-        sys.exit(0)
-    except _CLICK_ERROR as exc:  # usage errors: bad option, missing argument, bad value
-        exc.show()
-        sys.exit(2 if isinstance(exc, _USAGE) else exc.exit_code)
-    except _ABORT:
-        typer.echo("Aborted.", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        sys.exit(130)
-    sys.exit(0)
+        code = guarded(lambda: _invoke(argv), log)
+    finally:
+        log.close()
+    sys.exit(code)

@@ -24,15 +24,26 @@ from vptadvisor.settings import AnalyzeSettings
 GATE_KEYS = ("gate.expect", "gate.min_confidence", "gate.allow_uncertain", "report.path", "pilot.result")
 
 
+def check_outputs(output: Optional[Path], cfg: Any) -> None:
+    """Refuse unwritable -o / --report paths before any work (exit 2, naming the path)."""
+    from vptadvisor.atomic import check_output
+
+    check_output(output, "-o")
+    check_output(cfg.report.path, "--report")
+
+
 def emit(check: CheckResult, output_format: o.OutputFormat, quiet: bool, output: Optional[Path]) -> None:
-    """Print the result (JSON, one line, or tables) and write `-o FILE`; the gate's verdict last."""
-    from vptadvisor.atomic import write_text
+    """Print the result (JSON, one line, or tables) and write `-o FILE`; the gate's verdict last.
+    `-o -` writes the JSON to stdout instead of the table."""
+    from vptadvisor.atomic import is_stdout, write_output
     from vptadvisor.report.console import one_line, render_analyze
 
     payload = json.dumps(check.to_dict(), indent=2)
     if output is not None:
-        write_text(output, payload + "\n")
+        write_output(output, payload + "\n", "-o")
     gate = check.gate
+    if is_stdout(output):
+        return
     if output_format is o.OutputFormat.json:
         typer.echo(payload)
     elif quiet:
@@ -93,6 +104,7 @@ def analyze(
             "--min-confidence and --allow-uncertain set up a gate: add --expect vpt|ft (or use `vptadvisor check`)."
         )
     cfg = load_config({"dataset": dataset, **cli}, config=config_path)
+    check_outputs(output, cfg)
     if cli["gate.expect"] is None:
         cfg.gate.expect = None  # analyze gates only when asked on its command line; `check` always gates
     cfg.pilot.run = "never"  # analyze never trains; `check` can

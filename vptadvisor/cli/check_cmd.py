@@ -17,7 +17,7 @@ from rich.console import Console
 
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
-from vptadvisor.cli.analyze_cmd import GATE_KEYS, emit
+from vptadvisor.cli.analyze_cmd import GATE_KEYS, check_outputs, emit
 from vptadvisor.settings import AnalyzeSettings
 
 
@@ -43,6 +43,7 @@ def check(
     from vptadvisor.report.console import progress_bar
 
     cfg = load_config({"dataset": dataset, **(settings or {})}, config=config_path)
+    check_outputs(output, cfg)
     err = Console(stderr=True)
     talk = not quiet and sys.stderr.isatty()
     with progress_bar("Inception features", enabled=not quiet) as progress:

@@ -17,11 +17,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vptadvisor.dataset.walk import (
+    IMAGE_EXTENSIONS,
+    LINK_OUTSIDE,
+    Lister,
+    inside,
+    is_hidden,
+)
 from vptadvisor.errors import UsageError
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
-)
+__all__ = ["IMAGE_EXTENSIONS", "LAYOUTS", "Dataset", "Sample", "open_dataset"]
+MAX_FIELD = 128 * 1024  # longest manifest field (the csv module's default limit), in characters
+
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 LAYOUTS = ("auto", "folder", "split", "manifest", "flat")
@@ -44,6 +51,7 @@ class Dataset:
     samples: list[Sample]
     missing: list[str] = field(default_factory=list)  # manifest entries with no file behind them
     n_ignored: int = 0  # hidden and non-image files passed over
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (relpath, reason): links not followed
 
     @property
     def classes(self) -> list[str]:
@@ -64,79 +72,64 @@ class Dataset:
         return list(self.samples)
 
 
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".") or name.startswith("__MACOSX")
+def _subdirs(lister: Lister, directory: Path) -> list[Path]:
+    return [Path(p) for _, p in lister.entries(str(directory))[0]]
 
 
-def _is_image_name(name: str) -> bool:
-    return not _is_hidden(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _walk_images(directory: Path) -> tuple[list[Path], int]:
-    """Image files below `directory` (sorted), and how many other files were ignored."""
-    found: list[Path] = []
-    ignored = 0
-    for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
-        for name in sorted(filenames):
-            if _is_image_name(name):
-                found.append(Path(dirpath) / name)
-            elif not _is_hidden(name):
-                ignored += 1
-    return found, ignored
-
-
-def _subdirs(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.is_dir() and not _is_hidden(p.name))
-
-
-def _direct_images(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.is_file() and _is_image_name(p.name))
-
-
-def _relpath(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
-
-
-def _from_class_dirs(root: Path, base: Path, split: str | None) -> tuple[list[Sample], int]:
+def _from_class_dirs(lister: Lister, base: Path, split: str | None) -> tuple[list[Sample], int]:
     samples: list[Sample] = []
-    ignored = 0
-    for class_dir in _subdirs(base):
-        files, n_other = _walk_images(class_dir)
+    root = lister.root
+    cut = len(root.rstrip(os.sep)) + 1
+    folders, beside = lister.entries(str(base))
+    ignored = len(beside)  # files beside the class folders
+    for name, class_dir in folders:
+        files, n_other = lister.images(class_dir)
         ignored += n_other
-        samples += [Sample(_relpath(root, f), f, class_dir.name, split) for f in files]
-    ignored += sum(1 for p in base.iterdir() if p.is_file() and not _is_hidden(p.name))  # beside the class folders
+        samples += [Sample(f[cut:].replace(os.sep, "/"), Path(f), name, split) for f in files]
     return samples, ignored
 
 
-def _split_dirs(root: Path) -> dict[str, Path]:
-    return {SPLIT_ALIASES[p.name.lower()]: p for p in _subdirs(root) if p.name.lower() in SPLIT_ALIASES}
+def _split_dirs(lister: Lister, root: Path) -> dict[str, Path]:
+    return {SPLIT_ALIASES[p.name.lower()]: p for p in _subdirs(lister, root) if p.name.lower() in SPLIT_ALIASES}
+
+
+def _direct_images(lister: Lister, root: Path) -> tuple[list[Path], int]:
+    files = lister.entries(str(root))[1]
+    images = [Path(p) for name, p in files if _is_image_name(name)]
+    return images, len(files) - len(images)
+
+
+def _is_image_name(name: str) -> bool:
+    return not is_hidden(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def _detect(root: Path) -> str:
     if any((root / name).is_file() for name in MANIFEST_NAMES):
         return "manifest"
-    splits = _split_dirs(root)
-    if splits and all(_subdirs(d) for d in splits.values()):
+    probe = Lister(str(root))  # detection only: its skipped links are recorded by the real listing
+    splits = _split_dirs(probe, root)
+    if splits and all(_subdirs(probe, d) for d in splits.values()):
         return "split"
-    if _subdirs(root):
+    if _subdirs(probe, root):
         return "folder"
-    if _direct_images(root):
+    if _direct_images(probe, root)[0]:
         return "flat"
     raise UsageError(
         f"No images found in {root}: use root/<class>/*.jpg, root/train/<class>/*.jpg or a manifest.csv."
     )
 
 
-def _resolve_inside(root: Path, relpath: str, where: str) -> Path:
+def _resolve_inside(root: Path, relpath: str, where: str) -> tuple[Path, bool]:
+    """(path, True) for a manifest path inside the root; (path, False) when a link takes it outside
+    (skipped, like links in folder layouts). A path that names a place outside is an error."""
     if not relpath or os.path.isabs(relpath) or relpath.startswith(("/", "\\")):
         raise UsageError(f"{where}: path {relpath!r} must be relative to the dataset root {root}.")
-    candidate = (root / relpath).resolve()
-    if not candidate.is_relative_to(root.resolve()):
+    if os.path.normpath(relpath).split(os.sep)[0] == "..":
         raise UsageError(
             f"{where}: path {relpath!r} escapes the dataset root {root}; keep manifest paths inside it."
         )
-    return root / relpath
+    path = root / relpath
+    return path, inside(os.path.realpath(path), os.path.realpath(root))
 
 
 def _manifest_rows(manifest: Path) -> list[tuple[str, dict]]:
@@ -160,18 +153,49 @@ def _manifest_rows(manifest: Path) -> list[tuple[str, dict]]:
                 reader = csv.DictReader(fh)
                 if reader.fieldnames is None or "path" not in reader.fieldnames:
                     raise UsageError(f"{manifest} needs a header row with at least the columns path,label.")
-                for i, row in enumerate(reader, start=2):
-                    rows.append((f"{manifest.name} line {i}", row))
+                for row in reader:
+                    rows.append((f"{manifest.name} line {reader.line_num}", row))
+    except csv.Error as exc:
+        line = getattr(locals().get("reader"), "line_num", "?")
+        raise UsageError(f"{manifest.name} line {line} is not valid CSV ({exc}); fix the file (fields hold at most "
+                         f"{MAX_FIELD // 1024} KiB).") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"Cannot read manifest {manifest} ({exc}); check the file and its permissions.") from None
     return rows
+
+
+def _check_fields(where: str, row: dict) -> None:
+    for key, value in row.items():
+        for text in (key, value):
+            if isinstance(text, str) and "\x00" in text:
+                raise UsageError(f"{where} holds a NUL byte; remove it (the manifest must be plain text).")
+            if isinstance(text, str) and len(text) > MAX_FIELD:
+                raise UsageError(f"{where} has a field of {len(text):,} characters (at most {MAX_FIELD // 1024} KiB); "
+                                 "fix the file.")
+
+
+def _refuse_duplicates(manifest: Path, seen: dict[str, list[tuple[str, str]]]) -> None:
+    """Duplicate rows are an error (not a warning): they would count an image twice, or under two labels."""
+    dupes = {rel: rows for rel, rows in seen.items() if len(rows) > 1}
+    if not dupes:
+        return
+    shown = "; ".join(
+        f"{rel} on {', '.join(w.rsplit(' ', 1)[-1] for w, _ in rows)} (labels {', '.join(sorted({lab for _, lab in rows}))})"
+        for rel, rows in sorted(dupes.items())[:3]
+    )
+    more = f" and {len(dupes) - 3} more" if len(dupes) > 3 else ""
+    raise UsageError(f"{manifest.name} lists {len(dupes)} image(s) more than once: {shown} (lines){more}; "
+                     "list each image once.")
 
 
 def _from_manifest(manifest: Path) -> Dataset:
     root = manifest.parent
     samples: list[Sample] = []
     missing: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    seen: dict[str, list[tuple[str, str]]] = {}
     for where, row in _manifest_rows(manifest):
+        _check_fields(where, row)
         rel = row.get("path")
         if not isinstance(rel, str):
             raise UsageError(f"{where} has no 'path'; every entry needs a path relative to {root}.")
@@ -183,14 +207,22 @@ def _from_manifest(manifest: Path) -> Dataset:
             split = SPLIT_ALIASES.get(str(split).strip().lower())
             if split is None:
                 raise UsageError(f"{where}: split {row.get('split')!r} is not one of train, val, test.")
-        path = _resolve_inside(root, rel.strip(), where)
+        path, ok = _resolve_inside(root, rel.strip(), where)
         relpath = Path(rel.strip()).as_posix()
+        seen.setdefault(relpath, []).append((where, str(label).strip()))
+        if not ok:
+            skipped.append((relpath, f"{LINK_OUTSIDE} ({os.path.realpath(path)})"))
+            continue
         if not path.is_file():
             missing.append(relpath)
             continue
         samples.append(Sample(relpath, path.absolute(), str(label).strip(), split))
+    _refuse_duplicates(manifest, seen)
+    if not samples and skipped:
+        raise UsageError(f"No usable entries in {manifest}: {len(skipped)} skipped, first {skipped[0][0]}: "
+                         f"{skipped[0][1]}; keep the images inside {root}.")
     samples.sort(key=lambda s: s.relpath)
-    return Dataset(root=root, layout="manifest", samples=samples, missing=missing)
+    return Dataset(root=root, layout="manifest", samples=samples, missing=missing, skipped=sorted(skipped))
 
 
 def open_dataset(path: str | os.PathLike, layout: str = "auto") -> Dataset:
@@ -204,7 +236,8 @@ def open_dataset(path: str | os.PathLike, layout: str = "auto") -> Dataset:
         if path.suffix.lower() not in (".csv", ".jsonl"):
             raise UsageError(f"{path} is a file: pass a dataset directory or a .csv/.jsonl manifest.")
         return _from_manifest(path.absolute())
-    root = path.absolute()
+    root = Path(os.path.abspath(path))
+    lister = Lister(str(root))
     try:
         chosen = _detect(root) if layout == "auto" else layout
         if chosen == "manifest":
@@ -214,20 +247,24 @@ def open_dataset(path: str | os.PathLike, layout: str = "auto") -> Dataset:
             raise UsageError(f"No manifest.csv or manifest.jsonl in {root}: pass the manifest file itself.")
         if chosen == "split":
             samples, ignored = [], 0
-            for split, directory in sorted(_split_dirs(root).items()):
-                s, n = _from_class_dirs(root, directory, split)
+            for split, directory in sorted(_split_dirs(lister, root).items()):
+                s, n = _from_class_dirs(lister, directory, split)
                 samples += s
                 ignored += n
             if not samples:
                 raise UsageError(f"No images under {root}/train|val|test/<class>/: check the layout.")
         elif chosen == "folder":
-            samples, ignored = _from_class_dirs(root, root, None)
+            samples, ignored = _from_class_dirs(lister, root, None)
         else:  # flat
-            files, ignored = _direct_images(root), 0
-            samples = [Sample(_relpath(root, f), f, None, None) for f in files]
+            files, ignored = _direct_images(lister, root)
+            samples = [Sample(f.name, f, None, None) for f in files]
     except PermissionError as exc:
         raise UsageError(f"Cannot list {exc.filename}: permission denied; make the dataset readable.") from None
+    except OSError as exc:
+        raise UsageError(f"Cannot list {exc.filename or root} ({exc.strerror}); check the dataset folder.") from None
     samples.sort(key=lambda s: s.relpath)
+    skipped = sorted(lister.skipped.items())
     if not samples:
-        raise UsageError(f"No images found in {root} with layout {chosen!r}: check the path and --layout.")
-    return Dataset(root=root, layout=chosen, samples=samples, n_ignored=ignored)
+        why = f" ({len(skipped)} link(s) skipped, first: {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
+        raise UsageError(f"No images found in {root} with layout {chosen!r}{why}: check the path and --layout.")
+    return Dataset(root=root, layout=chosen, samples=samples, n_ignored=ignored, skipped=skipped)

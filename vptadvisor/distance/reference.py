@@ -22,6 +22,8 @@ from vptadvisor.paths import cache_dir, data_dir
 
 DEFAULT_REFERENCE = "imagenet-sample-1000"
 FORMAT = "vptadvisor.reference/1"
+FEATURE_DIM = 2048  # Inception pool3
+MIN_ROWS = 2  # fewest feature rows a covariance (hence a FID) can be computed from
 MAX_STORED_FEATURES = 10_000  # above this, store mu/sigma + a KID subset instead of every feature
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -42,7 +44,10 @@ class Reference:
 
     def fid(self, features: np.ndarray) -> float:
         """FID between the Gaussian of `features` (N×2048) and this reference, in float64."""
-        from vptadvisor.distance.frechet import frechet_distance_between_features, frechet_distance_to_features
+        from vptadvisor.distance.frechet import (
+            frechet_distance_between_features,
+            frechet_distance_to_features,
+        )
 
         if self.features is not None:
             return frechet_distance_between_features(features, self.features)
@@ -107,7 +112,34 @@ def load_reference(name_or_path: str = DEFAULT_REFERENCE) -> Reference:
     kid = arrays.get("kid_features", features)
     if kid is None or (features is None and ("mu" not in arrays or "sigma" not in arrays)):
         raise UsageError(f"{path} lacks features or statistics; rebuild it with `vptadvisor reference build`.")
+    check_contents(path, arrays, meta)
     return Reference(meta.get("name", path.stem), path, meta, features, arrays.get("mu"), arrays.get("sigma"), kid)
+
+
+def check_contents(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Refuse a reference whose arrays cannot give a Fréchet distance: wrong shapes, non-finite values,
+    fewer than MIN_ROWS feature rows (exit 2, naming the array)."""
+    shapes = {"features": (None, FEATURE_DIM), "kid_features": (None, FEATURE_DIM), "mu": (FEATURE_DIM,),
+              "sigma": (FEATURE_DIM, FEATURE_DIM)}
+    rebuild = "rebuild it with `vptadvisor reference build`"
+    for key, want in shapes.items():
+        a = arrays.get(key)
+        if a is None:
+            continue
+        if a.ndim != len(want) or any(w is not None and s != w for s, w in zip(a.shape, want)):
+            dims = "x".join("N" if w is None else str(w) for w in want)
+            raise UsageError(f"Reference {path}: '{key}' has shape {tuple(a.shape)}, not {dims} (Inception pool3 "
+                             f"features); {rebuild}.")
+        if not np.issubdtype(a.dtype, np.floating):
+            raise UsageError(f"Reference {path}: '{key}' holds {a.dtype} values, not floats; {rebuild}.")
+        if not np.isfinite(a).all():
+            raise UsageError(f"Reference {path}: '{key}' holds non-finite values (NaN or infinity); {rebuild}.")
+        if want[0] is None and a.shape[0] < MIN_ROWS:
+            raise UsageError(f"Reference {path}: '{key}' has {a.shape[0]} row(s); a covariance needs at least "
+                             f"{MIN_ROWS}; {rebuild} from more images.")
+    n = meta.get("n_images")
+    if isinstance(n, bool) or not isinstance(n, int) or n < MIN_ROWS:
+        raise UsageError(f"Reference {path}: its metadata says n_images={n!r}; {rebuild}.")
 
 
 def check_compatible(reference: Reference, identity: dict) -> None:
