@@ -120,6 +120,8 @@ class DistanceResult:
     weights_source: str
     fid_matched: dict  # the FID on the study's 1,000-image scale: value, sd, n_images, n_standard, method
     note: str  # FID depends on sample size: which sizes were used
+    engine: str = ""  # how the Inception ran: engine/device/precision, e.g. "openvino/cpu/exact"
+    precision: str = "exact"  # exact (float32) or bf16
 
 
 @dataclass

@@ -94,6 +94,10 @@ def analyze(
     device: Optional[o.Device] = DeviceOpt,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help=f"Images per network batch (default: {DEFAULT_BATCH_SIZE})."),
     workers: Optional[int] = o.Workers,
+    engine: Optional[str] = typer.Option(None, "--engine", help="Inference engine for the FID Inception: auto (CPU: OpenVINO, else ONNX Runtime, else torch; GPU: torch), torch, openvino or onnxruntime (default: auto)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="exact (float32, FIDs on pytorch-fid's scale) or bf16 (faster where the CPU has bf16 or on CUDA; FIDs move by a fraction of a percent) (default: exact)."),
+    max_images: Optional[int] = typer.Option(None, "--max-images", min=0, help="Decode and embed at most N images: a seeded, class-stratified sample; the rest are listed and counted, not opened; 0: every image (default: 5000)."),
+    offline: Optional[bool] = typer.Option(None, "--offline/--online", help="Never download weights (also $VPTADVISOR_OFFLINE=1 or $HF_HUB_OFFLINE=1) (default: online).", show_default=False),
     no_cache: bool = o.NoCache,
     cache_dir: Optional[Path] = CacheDirOpt,
     min_images: Optional[int] = MinImagesOpt,
@@ -130,7 +134,9 @@ def analyze(
     )
     cli.update({"analyze.kid_subsets": kid_subsets, "analyze.kid_subset_size": kid_subset_size,
                 "analyze.resize": resize, "analyze.batch_size": batch_size,
-                "analyze.workers": workers, "analyze.cache": False if no_cache else None})
+                "analyze.workers": workers, "analyze.cache": False if no_cache else None,
+                "analyze.engine": engine, "analyze.precision": precision, "analyze.max_images": max_images,
+                "analyze.offline": offline})
     cfg = load_config(cli, config=config_path)
     if expect is None:
         cfg.gate.expect = None  # analyze gates only when asked on its command line; `check` always gates
@@ -141,8 +147,13 @@ def analyze(
         cfg.dataset = demo_dataset(o.cache_root(cfg.cache_dir))
     elif cfg.dataset is None:
         raise UsageError("Give a DATASET path (or set `dataset` in vptadvisor.yaml), or --demo to analyze the embedded demo dataset.")
-    with progress_bar("Inception features", enabled=not quiet) as progress:
-        check = run_check(cfg, require_expect=False, progress=progress)
+    from vptadvisor.features.distributed import NotReportingRank, world
+
+    try:
+        with progress_bar("Inception features", enabled=not quiet and world()[0] == 0) as progress:
+            check = run_check(cfg, require_expect=False, progress=progress)
+    except NotReportingRank:
+        return  # under torchrun only rank 0 reports
     emit(check, output_format, quiet, output)
     sys.stdout.flush()
     check.raise_for_gate()
