@@ -212,16 +212,41 @@ def _converted_model_dir(choice: EngineChoice, state_dict_fn, taps, names, cache
     fmt = "openvino-ir" if choice.engine == "openvino" else "onnx"
     version = engine_versions().get(choice.engine, "?") + f"-torch{torch.__version__}"
     key = hashlib.sha256(f"{fmt}|{version}|{weights_sha256}|{','.join(names)}".encode()).hexdigest()[:16]
-    base = (cache_root / "engines") if cache_root is not None else Path(tempfile.gettempdir()) / "vptadvisor-engines"
-    final = base / f"{fmt}-{key}"
-    marker = final / "complete"
-    if marker.is_file():
-        return final
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}-", dir=base))
+    fallback = Path(tempfile.gettempdir()) / f"vptadvisor-engines-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    for base in ([cache_root / "engines"] if cache_root is not None else []) + [fallback]:
+        final = base / f"{fmt}-{key}"
+        marker = final / "complete"
+        if marker.is_file():
+            return final
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}-", dir=base))
+            break
+        except OSError:
+            continue  # a read-only cache: convert into the temporary directory instead
+    else:
+        raise OSError("no writable directory for the converted model")
     try:
-        model = _TupleOut.wrap(_torch_model(state_dict_fn, taps), names)
-        example = torch.zeros(2, *INPUT_SHAPE)
+        _convert(fmt, _TupleOut.wrap(_torch_model(state_dict_fn, taps), names), tmp, names)
+        (tmp / "complete").write_text(version + "\n")
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process won the race (final exists and is not empty): use theirs
+            if not marker.is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _convert(fmt: str, model, tmp: Path, names: Sequence[str]) -> None:
+    import warnings
+
+    import torch
+
+    example = torch.zeros(2, *INPUT_SHAPE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporters' deprecation chatter is not the user's business
         if fmt == "openvino-ir":
             import openvino as ov
 
@@ -233,15 +258,6 @@ def _converted_model_dir(choice: EngineChoice, state_dict_fn, taps, names, cache
             torch.onnx.export(model, (example,), str(tmp / "model.onnx"), input_names=["x"], output_names=list(names),
                               dynamic_axes={"x": {0: "batch"}, **{n: {0: "batch"} for n in names}},
                               opset_version=17, dynamo=False)
-        (tmp / "complete").write_text(version + "\n")
-        try:
-            os.replace(tmp, final)
-        except OSError:  # another process won the race (final exists and is not empty): use theirs
-            if not marker.is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 def _openvino_runner(choice: EngineChoice, model_dir: Path, names, cache_root: Path | None,
