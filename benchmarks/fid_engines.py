@@ -17,7 +17,12 @@ import numpy as np
 
 from vptadvisor.dataset.images import load_rgb
 from vptadvisor.dataset.layout import open_dataset
-from vptadvisor.features.engine import EngineChoice, build_runner, cpu_has_bf16, engine_versions
+from vptadvisor.features.engine import (
+    EngineChoice,
+    build_runner,
+    cpu_has_bf16,
+    engine_versions,
+)
 from vptadvisor.features.inception_weights import locate_inception_weights
 from vptadvisor.features.preprocess import to_inception_input
 from vptadvisor.paths import cache_dir

@@ -6,11 +6,18 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
+from test_pilot_helpers import (
+    TINY_IMG,
+    TINY_KWARGS,
+    TINY_NAME,
+    VITS_WEIGHTS,
+    make_tiny_weights,
+)
 
-from test_pilot_helpers import TINY_IMG, TINY_KWARGS, TINY_NAME, VITS_WEIGHTS, make_tiny_weights
 from vptadvisor.backbone import create_backbone
 from vptadvisor.errors import MeasureError, UsageError
 
@@ -59,7 +66,7 @@ def test_clear_errors(tmp_path):
 def _in_fresh_process(code: str, cache: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HOME=cache, HF_HUB_CACHE=os.path.join(cache, "hub"), TORCH_HOME=cache,
                HF_HUB_OFFLINE="0")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, env=env)
 
 
 def _hf_cache(tmp_path, cfg_name: str) -> Path:
@@ -92,7 +99,7 @@ def _resolve(tmp_path, cfg_name: str, env_extra: dict, *args: str) -> subprocess
     code = _RESOLVE.format(name=cfg_name, img=TINY_IMG, kw=TINY_KWARGS)
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "VPTADVISOR_OFFLINE")}
     env.update(HF_HOME=str(tmp_path), HF_HUB_CACHE=str(tmp_path / "hub"), TORCH_HOME=str(tmp_path), **env_extra)
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=180, env=env)
+    return subprocess.run([sys.executable, "-c", code, *args], check=False, capture_output=True, text=True, timeout=180, env=env)
 
 
 @pytest.mark.parametrize("how", [{"HF_HUB_OFFLINE": "1"}, {"VPTADVISOR_OFFLINE": "1"}, "--offline"])

@@ -39,7 +39,10 @@ def pytorch_fid_features(real_batch, weights, tmp_path_factory):
     import torch
     from pytorch_fid.inception import InceptionV3
 
-    from vptadvisor.features.inception_weights import HUB_FILENAME, write_pytorch_fid_checkpoint
+    from vptadvisor.features.inception_weights import (
+        HUB_FILENAME,
+        write_pytorch_fid_checkpoint,
+    )
 
     home = tmp_path_factory.mktemp("torch-home-pytorch-fid")
     write_pytorch_fid_checkpoint(weights.load_state_dict(), home / "hub" / "checkpoints" / HUB_FILENAME)

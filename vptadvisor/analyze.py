@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS, SKIP_REASONS
 from vptadvisor.dataset.layout import open_dataset
 from vptadvisor.dataset.sample import stratified_sample
 from vptadvisor.dataset.summary import SkippedFile, summarize
 from vptadvisor.distance.kid import kernel_inception_distance
-from vptadvisor.distance.reference import DEFAULT_REFERENCE, check_compatible, load_reference
+from vptadvisor.distance.reference import (
+    DEFAULT_REFERENCE,
+    check_compatible,
+    load_reference,
+)
 from vptadvisor.distance.size import size_matched_fid
 from vptadvisor.distance.stats import FeatureStats, fid_to_reference
 from vptadvisor.errors import MeasureError, UsageError
 from vptadvisor.features import DEFAULT_BATCH_SIZE
 from vptadvisor.features.extract import make_extractor
-from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
 from vptadvisor.objective import decide_objective
+from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
 from vptadvisor.rule import load_rule, objective_prior
 
 DEFAULT_MIN_IMAGES = 50

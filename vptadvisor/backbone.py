@@ -148,7 +148,7 @@ def create_backbone(
             if not path.is_file():
                 raise UsageError(f"Weights file {path} does not exist: pass --weights PATH to a local checkpoint.")
             source = str(path)
-            kwargs["pretrained_cfg_overlay"] = dict(file=str(path), custom_load=path.suffix.lower() == ".npz")
+            kwargs["pretrained_cfg_overlay"] = {"file": str(path), "custom_load": path.suffix.lower() == ".npz"}
         else:
             off, why = offline_mode(offline)
             path = find_offline_weights(name) if off else None
@@ -159,7 +159,7 @@ def create_backbone(
                 )
             if path is not None:
                 source = str(path)
-                kwargs["pretrained_cfg_overlay"] = dict(file=str(path), custom_load=path.suffix.lower() == ".npz")
+                kwargs["pretrained_cfg_overlay"] = {"file": str(path), "custom_load": path.suffix.lower() == ".npz"}
             else:
                 return _from_timm_hub(name, kwargs)
     try:
@@ -219,7 +219,7 @@ def _from_timm_hub(name: str, kwargs: dict[str, Any]) -> tuple[nn.Module, Backbo
         model = timm.create_model(name, pretrained=True, **kwargs)
     except TypeError as exc:
         raise UsageError(f"Cannot build {name} ({exc}): check --backbone and its arguments.") from None
-    except Exception as exc:  # network, hub and file errors come in many types
+    except Exception as exc:  # noqa: BLE001  (network, hub and file errors come in many types)
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise MeasureError(f"Could not get pretrained weights for {name!r} from the Hugging Face hub ({detail}); "
                            f"{_how_to_provide(name)}.") from None

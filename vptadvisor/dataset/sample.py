@@ -19,7 +19,7 @@ def _quotas(sizes: dict[tuple, int], n: int) -> dict[tuple, int]:
     total = sum(sizes.values())
     exact = {g: n * s / total for g, s in sizes.items()}
     floor_one = n >= len(sizes)
-    quota = {g: min(sizes[g], max(int(math.floor(exact[g])), 1 if floor_one else 0)) for g in sizes}
+    quota = {g: min(sizes[g], max(math.floor(exact[g]), 1 if floor_one else 0)) for g in sizes}
     over = sum(quota.values()) - n
     for g in sorted(sizes, key=lambda g: (-quota[g], g)):  # the minimum of one pushed us over: trim the largest
         if over <= 0:

@@ -19,15 +19,15 @@ class FeatureStats:
     outer: np.ndarray  # (d, d) float64
 
     @classmethod
-    def of(cls, features: np.ndarray) -> "FeatureStats":
+    def of(cls, features: np.ndarray) -> FeatureStats:
         x = np.asarray(features, dtype=np.float64)
         return cls(int(x.shape[0]), x.sum(axis=0), x.T @ x)
 
     @classmethod
-    def empty(cls, d: int) -> "FeatureStats":
+    def empty(cls, d: int) -> FeatureStats:
         return cls(0, np.zeros(d), np.zeros((d, d)))
 
-    def __add__(self, other: "FeatureStats") -> "FeatureStats":
+    def __add__(self, other: FeatureStats) -> FeatureStats:
         return FeatureStats(self.n + other.n, self.sum + other.sum, self.outer + other.outer)
 
     @property
@@ -48,7 +48,10 @@ def fid_to_reference(reference, stats: FeatureStats, features: np.ndarray) -> fl
     A reference that stores N ≤ d features is the sample side of equation (2) in frechet.py, exact
     for the dataset's covariance of any rank; a reference of N > d features or of statistics meets
     the dataset's (μ, Σ) in equation (1) when the dataset has more than d images, else the features."""
-    from vptadvisor.distance.frechet import frechet_distance, frechet_distance_to_features
+    from vptadvisor.distance.frechet import (
+        frechet_distance,
+        frechet_distance_to_features,
+    )
 
     d = stats.sum.shape[0]
     if reference.features is not None and reference.features.shape[0] <= d:

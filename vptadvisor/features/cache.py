@@ -21,9 +21,9 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class FileKey:
     mtime_ns: int
 
     @classmethod
-    def of(cls, path: str | os.PathLike) -> "FileKey":
+    def of(cls, path: str | os.PathLike) -> FileKey:
         st = os.stat(path)
         return cls(os.fsencode(os.path.abspath(path)), st.st_size, st.st_mtime_ns)
 

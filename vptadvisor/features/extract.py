@@ -12,21 +12,31 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from vptadvisor.heap import release_freed_memory
 from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS, BadImage, ImageInfo, load_rgb
+from vptadvisor.errors import UsageError
 from vptadvisor.features import DEFAULT_BATCH_SIZE
 from vptadvisor.features.cache import FeatureCache, FileKey
-from vptadvisor.features.engine import DEVICES, EngineChoice, Runner, build_runner, choose_engine, resolve_device
-from vptadvisor.features.inception_weights import WeightsSource, locate_inception_weights
+from vptadvisor.features.engine import (
+    DEVICES,
+    EngineChoice,
+    Runner,
+    build_runner,
+    choose_engine,
+    resolve_device,
+)
+from vptadvisor.features.inception_weights import (
+    WeightsSource,
+    locate_inception_weights,
+)
 from vptadvisor.features.preprocess import PREPROCESSINGS
 from vptadvisor.features.taps import Tap
-from vptadvisor.errors import UsageError
+from vptadvisor.heap import release_freed_memory
 
 FEATURE_VERSION = 1  # bump when the extraction code changes its numbers
 # Bad-file verdicts that depend only on the file's bytes (and the pixel limit, part of the
