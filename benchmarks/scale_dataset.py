@@ -84,21 +84,27 @@ def main() -> int:
         cache.mkdir()
         (cache / "engines").symlink_to(args.work / "convert" / "engines")
         cmd = [py, "-m", "vptadvisor", "analyze", str(data), "--format", "json", "--device", "cpu"]
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         seconds, peak, done = run_measured(cmd, {**env, "VPTADVISOR_CACHE_DIR": str(cache)})
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
         assert done.returncode == 0, done.stderr[-2000:]
         out = json.loads(done.stdout)
         files = [p for p in (cache / "features").rglob("*") if p.is_file()]
-        rows.append((data.name, out, seconds, peak, len(files)))
-        print(f"{data.name}: {seconds:.1f} s, FID {out['distance']['fid']:.2f}", flush=True)
+        rows.append((data.name, out, seconds, peak, len(files), cpu))
+        print(f"{data.name}: {seconds:.1f} s, {cpu:.1f} CPU s, FID {out['distance']['fid']:.2f}", flush=True)
     print()
-    print(f"{'dataset':14s}{'files':>8s}{'embedded':>10s}{'n_train':>9s}{'seconds':>9s}{'peak GiB':>10s}"
+    print(f"{'dataset':14s}{'files':>8s}{'embedded':>10s}{'n_train':>9s}{'seconds':>9s}{'CPU s':>8s}{'peak GiB':>10s}"
           f"{'cache files':>12s}{'FID':>9s}{'FID@1000':>10s}")
-    for name, out, seconds, peak, n_files in rows:
+    for name, out, seconds, peak, n_files, cpu in rows:
         d = out["dataset"]
-        print(f"{name:14s}{d['n_files']:8d}{out['timing']['n_computed']:10d}{d['n_train']:9d}{seconds:9.1f}"
+        print(f"{name:14s}{d['n_files']:8d}{out['timing']['n_computed']:10d}{d['n_train']:9d}{seconds:9.1f}{cpu:8.1f}"
               f"{peak / 1024**3:10.2f}{n_files:12d}{out['distance']['fid']:9.2f}"
               f"{out['distance']['fid_matched']['value']:10.2f}")
-    print(f"time ratio {rows[1][0]} / {rows[0][0]}: {rows[1][2] / rows[0][2]:.2f}")
+    print(f"ratio {rows[1][0]} / {rows[0][0]}: wall time {rows[1][2] / rows[0][2]:.2f}, CPU time "
+          f"{rows[1][5] / rows[0][5]:.2f} (the machine was shared: CPU time is the steadier measure)")
     return 0
 
 
