@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS, SKIP_REASONS
 from vptadvisor.dataset.layout import open_dataset
+from vptadvisor.dataset.sample import stratified_sample
 from vptadvisor.dataset.summary import SkippedFile, summarize
 from vptadvisor.distance.kid import kernel_inception_distance
-from vptadvisor.distance.reference import DEFAULT_REFERENCE, check_compatible, load_reference
+from vptadvisor.distance.reference import (
+    DEFAULT_REFERENCE,
+    check_compatible,
+    load_reference,
+)
 from vptadvisor.distance.size import size_matched_fid
+from vptadvisor.distance.stats import FeatureStats, fid_to_reference
 from vptadvisor.errors import MeasureError, UsageError
-from vptadvisor.features import DEFAULT_BATCH_SIZE
+from vptadvisor.features import DEFAULT_BATCH_SIZE, DEFAULT_MAX_IMAGES
 from vptadvisor.features.extract import make_extractor
 from vptadvisor.limits import check_run_settings
-from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
 from vptadvisor.objective import decide_objective
+from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
 from vptadvisor.rule import load_rule, objective_prior
 
 DEFAULT_MIN_IMAGES = 50
@@ -46,12 +52,18 @@ def analyze(
     backbone: str | None = None,
     rule: str | os.PathLike | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "auto",
+    precision: str = "exact",
+    max_images: int | None = DEFAULT_MAX_IMAGES,
+    offline: bool = False,
 ) -> AnalyzeResult:
     """Measure how far `dataset` is from the pretraining data (FID and KID against `reference`),
     and decide VPT vs FT from it, the task objective and the training-set size.
 
     `objective` declares the task objective (classification, counting, distance, orientation,
-    location, other); `train_size` overrides the number of training images (planning: "what if I
+    location, other); `engine` (auto, torch, openvino, onnxruntime) and `precision` (exact, bf16) say
+    how the Inception runs; `max_images` bounds the images decoded (a seeded stratified sample; None:
+    all); `offline` forbids downloads; `train_size` overrides the number of training images (planning: "what if I
     had 10k images"); `backbone` names the ViT to adapt (the rule covers ViT-B/16 ImageNet-21k)."""
     start = time.perf_counter()
     if min_images < 2:
@@ -61,6 +73,10 @@ def analyze(
     if train_size is not None and train_size < 1:
         raise UsageError("--train-size must be at least 1.")
     check_run_settings(seed=seed, batch_size=batch_size, workers=workers)
+    if max_images == 0:
+        max_images = None  # 0: every image
+    if max_images is not None and max_images < min_images:
+        raise UsageError(f"--max-images must be at least --min-images ({min_images}), or 0 for every image.")
     if objective is not None:
         objective_prior(objective)  # validate a declared objective before any work
     decision_rule = load_rule(rule)
@@ -68,13 +84,17 @@ def analyze(
     ref = load_reference(reference)
     extractor = make_extractor(inception_weights=inception_weights, resize=resize, device=device,
                                batch_size=batch_size, workers=workers, cache=cache, cache_dir=cache_dir,
-                               max_pixels=max_pixels)
+                               max_pixels=max_pixels, engine=engine, precision=precision, offline=offline)
     check_compatible(ref, extractor.identity)
 
-    extraction = extractor.extract([s.path for s in data.samples], progress=progress)
+    chosen = list(range(len(data.samples)))
+    if max_images is not None and len(data.samples) > max_images:
+        chosen = stratified_sample(data.samples, max_images, seed)
+    paths = [data.samples[i].path for i in chosen]
+    extraction, stats = _extract(extractor, paths, progress)
     skipped = [SkippedFile(rel, SKIP_REASONS["missing"]) for rel in data.missing]
     skipped += [SkippedFile(rel, reason) for rel, reason in data.skipped]  # links not followed
-    skipped += [SkippedFile(data.samples[i].relpath, reason) for i, _, reason in extraction.skipped]
+    skipped += [SkippedFile(data.samples[chosen[i]].relpath, reason) for i, _, reason in extraction.skipped]
     skipped.sort(key=lambda s: s.path)
     if strict and skipped:
         first = skipped[0]
@@ -82,8 +102,16 @@ def analyze(
             f"{len(skipped)} file(s) could not be used (first: {first.path}: {first.reason}); "
             "fix or remove them, or run without --strict to skip them."
         )
-    kept = [data.samples[i] for i in extraction.kept]
-    summary = summarize(data, kept, extraction.infos, skipped)
+    kept = [data.samples[chosen[i]] for i in extraction.kept]
+    sample = None
+    n_train_listed = None
+    if len(chosen) < len(data.samples):
+        sample = _sample_block(data, chosen, max_images, seed)
+        bad_train = {chosen[i] for i, _, _ in extraction.skipped}
+        train_split = "train" in data.splits
+        n_train_listed = sum(1 for j, s in enumerate(data.samples)
+                             if (s.split == "train" or not train_split) and j not in bad_train)
+    summary = summarize(data, kept, extraction.infos, skipped, sample=sample, n_train=n_train_listed)
     if len(kept) < min_images:
         raise MeasureError(
             f"Only {len(kept)} readable image(s) in {data.root} (minimum {min_images}); "
@@ -91,13 +119,14 @@ def analyze(
         )
 
     pool3 = extraction.features["pool3"]
-    fid = ref.fid(pool3)
+    fid = fid_to_reference(ref, stats, pool3)
     kid, kid_std, subset = kernel_inception_distance(pool3, ref.kid_features, kid_subsets, kid_subset_size, seed)
     matched = size_matched_fid(pool3, ref, fid, seed=seed)
     distance = DistanceResult(
         fid=fid, kid=kid, kid_std=kid_std, reference=ref.name, n_reference=ref.n_images, n_images=len(kept),
         kid_subset_size=subset, kid_subsets=kid_subsets, preprocessing=resize, network=extractor.source.network,
         weights_source=extractor.source.source, fid_matched=matched.to_dict(),
+        engine=extraction.engine, precision=extractor.choice.precision,
         note=(
             f"FID depends on sample size: measured with {len(kept)} dataset images against {ref.n_images} "
             f"reference images; on the {matched.n_standard}-image scale the rule uses it is "
@@ -122,3 +151,36 @@ def analyze(
     )
     return AnalyzeResult(dataset=summary, distance=distance, seed=seed, timing=timing, versions=versions(),
                          objective=objective_block, verdict=verdict)
+
+
+def _extract(extractor, paths, progress):
+    """Features of `paths` and their float64 sums; under torchrun each rank embeds every K-th image,
+    the sums are all-reduced and the per-image results gathered (features/distributed.py)."""
+    from vptadvisor.features import distributed
+
+    rank, size = distributed.world()
+    if size == 1:
+        extraction = extractor.extract(paths, progress=progress)
+        return extraction, FeatureStats.of(extraction.features["pool3"])
+    distributed.init(extractor.device)
+    shard = list(range(rank, len(paths), size))
+    local = extractor.extract([paths[i] for i in shard], progress=progress)
+    stats = distributed.all_reduce_stats(FeatureStats.of(local.features["pool3"]))
+    extraction = distributed.gather_extraction(local, shard, len(paths))
+    distributed.finish()
+    if rank != 0:
+        raise distributed.NotReportingRank(rank)
+    return extraction, stats
+
+
+def _sample_block(data, chosen: list[int], max_images: int | None, seed: int) -> dict:
+    from collections import Counter
+
+    listed = Counter(s.label for s in data.samples if s.label is not None)
+    return {
+        "max_images": max_images, "seed": seed, "n_listed": len(data.samples), "n_sampled": len(chosen),
+        "stratified_by": "split and class", "per_class_listed": dict(sorted(listed.items())),
+        "note": (f"{len(chosen):,} of {len(data.samples):,} listed images were decoded and embedded (a seeded, "
+                 "class-stratified sample); bad files are only detected in the sample, and the training-set "
+                 "size counts every listed file."),
+    }

@@ -1,9 +1,16 @@
-"""Create a timm Vision Transformer with pretrained weights, offline.
+"""Create a timm Vision Transformer with pretrained weights.
 
-Weights come from, in order: an explicit local file (``weights=``: safetensors, a torch checkpoint
-loaded with ``weights_only=True``, or the original JAX ``.npz``), else the local Hugging Face cache
-or the torch hub cache that timm would download into. Nothing here touches the network: when no
-local copy exists, a ``MeasureError`` says how to provide one.
+Weights come from, in order:
+
+1. an explicit local file (``weights=`` / ``--weights``: safetensors, a torch checkpoint loaded with
+   ``weights_only=True``, or the original JAX ``.npz``);
+2. online (the default): timm's own pretrained path, i.e. the Hugging Face hub, which downloads once
+   into the Hugging Face cache and reuses it (and falls back to the cached copy when the hub cannot
+   be reached);
+3. offline (``offline=True`` / ``--offline``, ``$HF_HUB_OFFLINE=1`` or ``$VPTADVISOR_OFFLINE=1``): the
+   local Hugging Face cache or torch hub cache only, without touching the network.
+
+When none gives weights, a ``MeasureError`` names the ways to provide them.
 """
 
 from __future__ import annotations
@@ -74,6 +81,30 @@ def find_offline_weights(name: str) -> Path | None:
     return None
 
 
+def offline_mode(offline: bool = False) -> tuple[bool, str]:
+    """(downloads are off, why) from the flag and the environment."""
+    if offline:
+        return True, "--offline"
+    for env in ("HF_HUB_OFFLINE", "VPTADVISOR_OFFLINE"):
+        if os.environ.get(env, "").strip().lower() not in ("", "0", "false", "no", "off"):
+            return True, f"${env}"
+    return False, ""
+
+
+def _hub_id(name: str) -> str | None:
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(name, allow_unregistered=False)
+    return None if cfg is None else cfg.to_dict().get("hf_hub_id")
+
+
+def _how_to_provide(name: str) -> str:
+    hub = _hub_id(name)
+    fetch = f", or fetch them once with `hf download {hub}`" if hub else ""
+    return (f"pass --weights PATH to a local .safetensors or .pth checkpoint, or run online (without --offline, "
+            f"$HF_HUB_OFFLINE or $VPTADVISOR_OFFLINE) so timm downloads them into the Hugging Face cache{fetch}")
+
+
 def _check_known(name: str) -> None:
     import timm
     from timm.models import is_model_in_modules
@@ -94,15 +125,16 @@ def create_backbone(
     img_size: int | None = 224,
     pretrained: bool = True,
     model_kwargs: dict[str, Any] | None = None,
+    offline: bool = False,
 ) -> tuple[nn.Module, BackboneInfo]:
-    """Build timm model `name` without classifier (num_classes=0) and load its weights offline.
+    """Build timm model `name` without classifier (num_classes=0) and load its pretrained weights.
 
-    `weights`: a local checkpoint; without it the local Hugging Face / torch hub cache is used.
+    `weights`: a local checkpoint; without it timm's pretrained path (Hugging Face hub and its cache),
+    or with `offline` (or $HF_HUB_OFFLINE / $VPTADVISOR_OFFLINE) only the local caches.
     `pretrained=False` gives a randomly initialised backbone (tests, smoke runs).
     `model_kwargs` go to `timm.create_model` (e.g. depth/embed_dim of a tiny test ViT).
     """
     import timm
-    from timm.models.vision_transformer import VisionTransformer
 
     _check_known(name)
     kwargs: dict[str, Any] = dict(model_kwargs or {})
@@ -115,16 +147,21 @@ def create_backbone(
             path = Path(weights).expanduser()
             if not path.is_file():
                 raise UsageError(f"Weights file {path} does not exist: pass --weights PATH to a local checkpoint.")
+            source = str(path)
+            kwargs["pretrained_cfg_overlay"] = {"file": str(path), "custom_load": path.suffix.lower() == ".npz"}
         else:
-            path = find_offline_weights(name)
-            if path is None:
+            off, why = offline_mode(offline)
+            path = find_offline_weights(name) if off else None
+            if off and path is None:
                 raise MeasureError(
-                    f"No offline weights for {name!r} (not in the Hugging Face or torch hub cache): "
-                    "pass --weights PATH to a local .safetensors or .pth checkpoint."
+                    f"No weights for {name!r} in the Hugging Face or torch hub cache, and downloads are off ({why}): "
+                    f"{_how_to_provide(name)}."
                 )
-        source = str(path)
-        overlay = dict(file=str(path), custom_load=path.suffix.lower() == ".npz")
-        kwargs["pretrained_cfg_overlay"] = overlay
+            if path is not None:
+                source = str(path)
+                kwargs["pretrained_cfg_overlay"] = {"file": str(path), "custom_load": path.suffix.lower() == ".npz"}
+            else:
+                return _from_timm_hub(name, kwargs)
     try:
         model = timm.create_model(name, pretrained=pretrained, **kwargs)
     except (RuntimeError, KeyError, ValueError, OSError, EOFError, pickle.UnpicklingError) as exc:
@@ -146,6 +183,12 @@ def create_backbone(
             f"Cannot build {name} with {model_kwargs or {}} ({exc}): pass a timm ViT such as "
             f"{DEFAULT_BACKBONE} and valid --backbone-kwargs."
         ) from None
+    return _finish(name, model, source)
+
+
+def _finish(name: str, model: nn.Module, source: str) -> tuple[nn.Module, BackboneInfo]:
+    from timm.models.vision_transformer import VisionTransformer
+
     if not isinstance(model, VisionTransformer) or getattr(model, "cls_token", None) is None:
         raise UsageError(
             f"{name} is not a timm VisionTransformer with a class token: pick e.g. {DEFAULT_BACKBONE}."
@@ -166,3 +209,20 @@ def create_backbone(
     )
     model.eval()
     return model, info
+
+
+def _from_timm_hub(name: str, kwargs: dict[str, Any]) -> tuple[nn.Module, BackboneInfo]:
+    """timm's own pretrained path (Hugging Face hub, with its cache); download failures say what to do."""
+    import timm
+
+    try:
+        model = timm.create_model(name, pretrained=True, **kwargs)
+    except TypeError as exc:
+        raise UsageError(f"Cannot build {name} ({exc}): check --backbone and its arguments.") from None
+    except Exception as exc:  # noqa: BLE001  (network, hub and file errors come in many types)
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise MeasureError(f"Could not get pretrained weights for {name!r} from the Hugging Face hub ({detail}); "
+                           f"{_how_to_provide(name)}.") from None
+    found = find_offline_weights(name)
+    hub = _hub_id(name)
+    return _finish(name, model, str(found) if found is not None else f"hf-hub:{hub or name}")

@@ -116,8 +116,13 @@ def analyze(
         raise UsageError(
             "Give a DATASET path (or set `dataset` in vptadvisor.yaml), or --demo to analyze the embedded demo dataset."
         )
-    with progress_bar("Inception features", enabled=not quiet) as progress:
-        check = run_check(cfg, require_expect=False, progress=progress)
+    from vptadvisor.features.distributed import NotReportingRank, world
+
+    try:
+        with progress_bar("Inception features", enabled=not quiet and world()[0] == 0) as progress:
+            check = run_check(cfg, require_expect=False, progress=progress)
+    except NotReportingRank:
+        return  # under torchrun only rank 0 reports
     emit(check, output_format, quiet, output)
     sys.stdout.flush()
     check.raise_for_gate()

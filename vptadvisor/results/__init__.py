@@ -76,6 +76,8 @@ class DistanceResult(Block):
     weights_source: str
     fid_matched: dict[str, Any]  # the FID on the study's 1,000-image scale: value, sd, n_images, n_standard, method
     note: str  # FID depends on sample size: which sizes were used
+    engine: str = ""  # how the Inception ran: engine/device/precision, e.g. "openvino/cpu/exact"
+    precision: str = "exact"  # exact (float32) or bf16
 
 
 class Timing(Block):

@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
 
-from vptadvisor.features import DEFAULT_BATCH_SIZE
+from vptadvisor.features import DEFAULT_BATCH_SIZE, DEFAULT_MAX_IMAGES
 from vptadvisor.settings.fields import MAX_BATCH, MAX_SEED, MAX_WORKERS, Duration, SettingPath, setting
 
 Layout = Literal["auto", "folder", "split", "manifest", "flat"]
@@ -112,6 +112,33 @@ class AnalyzeSettings(ExtractionSettings):
         shared=True,
     )
     rule: Optional[SettingPath] = setting(None, "A decision rule file instead of the shipped one.")
+    engine: Literal["auto", "torch", "openvino", "onnxruntime"] = setting(
+        "auto",
+        "Inference engine for the FID Inception: auto (CPU: OpenVINO, else ONNX Runtime, else torch; GPU: torch), "
+        "torch, openvino or onnxruntime.",
+        cli="--engine",
+        shared=True,
+    )
+    precision: Literal["exact", "bf16"] = setting(
+        "exact",
+        "exact (float32, FIDs on pytorch-fid's scale) or bf16 (faster where the CPU has bf16 or on CUDA; FIDs move "
+        "by a fraction of a percent).",
+        cli="--precision",
+        shared=True,
+    )
+    max_images: Optional[int] = setting(
+        DEFAULT_MAX_IMAGES,
+        "Decode and embed at most N images: a seeded, class-stratified sample; the rest are listed and counted, "
+        "not opened; 0: every image.",
+        cli="--max-images",
+        ge=0,
+    )
+    offline: bool = setting(
+        False,
+        "Never download weights (also $VPTADVISOR_OFFLINE=1 or $HF_HUB_OFFLINE=1).",
+        cli="--offline/--online",
+        shared=True,
+    )
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the analysis (every field)."""
