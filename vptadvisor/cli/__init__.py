@@ -63,6 +63,7 @@ def _register() -> None:
     from vptadvisor.cli import pilot_cmd  # noqa: F401
     from vptadvisor.cli import probe_cmd  # noqa: F401
     from vptadvisor.cli import check_cmd, config_cmd  # noqa: F401
+    from vptadvisor.cli import predict_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
