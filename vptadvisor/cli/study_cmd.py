@@ -158,7 +158,7 @@ def fit(
               f"nu {n['nu']['mean']:.1f}; size scale exp({n['kappa']['mean']:+.3f} log2(n/800)); "
               f"VTAB task FID sd around its group mean {doc['fid']['within_group_sd']:g}")
     s = doc["sampler"]
-    out.print(f"Gibbs sampler: {s['n_iter']} iterations, {s['n_burn']} burn-in, every {s['thin']}th kept "
+    out.print(f"Gibbs sampler: {s['n_iter']} iterations, {s['n_burn']} burn-in, thinned by {s['thin']} "
               f"({s['n_draws']} draws), seed {s['seed']}.")
 
 
