@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from vptadvisor.rule.families import DEFAULT_FAMILY, FAMILIES, UNKNOWN, known_names, resolve
+from vptadvisor.rule.families import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    UNKNOWN,
+    known_names,
+    resolve,
+)
 
 
 @pytest.mark.parametrize("name, family", [

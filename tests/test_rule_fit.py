@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from vptadvisor.rule.fit import RULE_FORMAT, build_rule, default_rule_path, fit_and_write, rule_json, table_sha256
+from vptadvisor.rule.fit import (
+    RULE_FORMAT,
+    build_rule,
+    default_rule_path,
+    fit_and_write,
+    rule_json,
+    table_sha256,
+)
 from vptadvisor.study.table import load_table
 
 

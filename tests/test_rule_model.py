@@ -65,7 +65,7 @@ def test_predictive_spread_grows_with_fid_uncertainty_and_for_an_unknown_family(
     assert np.all(sd1 == sd0)  # FID draws move the means, not the per-draw sd
     assert np.var(mu1) > np.var(mu0)
     mu_u, sd_u = model.predictive(draws, noise, None, 0.0, 180.0, 800.0)
-    spread = lambda m, s: np.sqrt(np.mean(s**2) + np.var(m))  # noqa: E731
+    spread = lambda m, s: np.sqrt(np.mean(s**2) + np.var(m))
     assert spread(mu_u, sd_u) > spread(mu0, sd0)
     _, wide = model.predictive(draws, noise, 0, 0.0, 180.0, 800.0, extra_sd=10.0)
     assert np.allclose(wide**2, sd0**2 + 100.0)

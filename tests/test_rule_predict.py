@@ -3,6 +3,7 @@ verdict, support-aware guards, and the Shapley split."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -35,7 +36,7 @@ def test_to_dict_has_the_verdict_contract_and_is_json(rule):
 
 def test_more_data_favours_ft_and_the_mixture_is_linear_in_p_high(rule):
     ps = [rule.predict(fid=152.0, p_high_disparity=0.05, n_train=n).p_vpt for n in (400, 960, 5000, 10000, 20000)]
-    assert all(a > b for a, b in zip(ps, ps[1:]))
+    assert all(a > b for a, b in itertools.pairwise(ps))
     lo = rule.predict(fid=200.0, p_high_disparity=0.0, n_train=800).p_vpt
     hi = rule.predict(fid=200.0, p_high_disparity=1.0, n_train=800).p_vpt
     mid = rule.predict(fid=200.0, p_high_disparity=0.5, n_train=800)
@@ -73,7 +74,7 @@ def test_verdict_bands_inside_the_evidence(rule):
 
 
 def test_each_family_gets_its_own_prediction(rule):
-    kw = dict(fid=156.39, p_high_disparity=0.05, n_train=800)
+    kw = {"fid": 156.39, "p_high_disparity": 0.05, "n_train": 800}
     vit = rule.predict(**kw, backbone="vit_base_patch16_224.augreg_in21k")
     mae = rule.predict(**kw, backbone="vit_base_patch16_224.mae")
     swin = rule.predict(**kw, backbone="swin_base_patch4_window7_224.ms_in22k")
@@ -85,7 +86,7 @@ def test_each_family_gets_its_own_prediction(rule):
 
 
 def test_an_unknown_backbone_is_uncertain_wider_and_not_another_familys_numbers(rule):
-    kw = dict(fid=152.0, p_high_disparity=0.05, n_train=960)
+    kw = {"fid": 152.0, "p_high_disparity": 0.05, "n_train": 960}
     ref = rule.predict(**kw)
     other = rule.predict(**kw, backbone="vit_small_patch14_dinov2")
     assert other.family == "unknown" and not other.backbone_covered and other.choice == "uncertain"
@@ -98,10 +99,10 @@ def test_an_unknown_backbone_is_uncertain_wider_and_not_another_familys_numbers(
 
 
 @pytest.mark.parametrize("kw, inputs", [
-    (dict(fid=400.0, p_high_disparity=0.05, n_train=800), {"fid"}),
-    (dict(fid=600.0, p_high_disparity=0.05, n_train=800), {"fid"}),
-    (dict(fid=156.0, p_high_disparity=0.05, n_train=1_000_000), {"n_train"}),
-    (dict(fid=300.0, p_high_disparity=0.95, n_train=800), {"fid"}),
+    ({"fid": 400.0, "p_high_disparity": 0.05, "n_train": 800}, {"fid"}),
+    ({"fid": 600.0, "p_high_disparity": 0.05, "n_train": 800}, {"fid"}),
+    ({"fid": 156.0, "p_high_disparity": 0.05, "n_train": 1_000_000}, {"n_train"}),
+    ({"fid": 300.0, "p_high_disparity": 0.95, "n_train": 800}, {"fid"}),
 ])
 def test_out_of_support_is_named_and_not_decisive_against_the_evidence(rule, kw, inputs):
     pred = rule.predict(**kw)
@@ -150,10 +151,10 @@ def test_prediction_is_deterministic(rule):
     assert a == rule.predict(fid=170.0, p_high_disparity=0.3, n_train=2000).to_dict()
 
 
-@pytest.mark.parametrize("kwargs", [dict(fid=-1.0), dict(fid=float("nan")), dict(p_high_disparity=1.5),
-                                    dict(n_train=0), dict(fid_sd=-1.0)])
+@pytest.mark.parametrize("kwargs", [{"fid": -1.0}, {"fid": float("nan")}, {"p_high_disparity": 1.5},
+                                    {"n_train": 0}, {"fid_sd": -1.0}])
 def test_bad_inputs_are_usage_errors(rule, kwargs):
-    args = dict(fid=150.0, p_high_disparity=0.0, n_train=800)
+    args = {"fid": 150.0, "p_high_disparity": 0.0, "n_train": 800}
     args.update(kwargs)
     with pytest.raises(UsageError):
         rule.predict(**args)

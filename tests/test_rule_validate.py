@@ -95,10 +95,15 @@ def test_validate_json_contract(quick):
     assert set(quick["backbones"]) == FAMILIES
     assert quick["backbones"]["vit-b16-in21k"]["log_loss"] == quick["rule"]["log_loss"]
     assert quick["n_rows"] == 71 and quick["n_tasks"] == 24
-    assert [b["band"] for b in quick["coverage"]["bands"]][0].startswith("<400")
+    assert next(b["band"] for b in quick["coverage"]["bands"]).startswith("<400")
     assert sum(b["n_rows"] for b in quick["coverage"]["bands"]) == 71 + 19
     assert len(quick["rows"]) == 71 + 57 + 19
     assert "ceiling_sign_accuracy" not in quick
+
+
+def test_validate_is_deterministic(quick):
+    again = validate(load_table(), sampler={"n_iter": 60, "n_burn": 20, "thin": 2}, n_boot=100)
+    assert json.loads(json.dumps(again)) == json.loads(json.dumps(quick))
 
 
 def test_baseline_numbers_are_consistent(quick):
@@ -124,4 +129,3 @@ def test_published_figures_of_the_real_rule():
     assert report["external"]["one-shot"]["log_loss"] <= 0.62
     for fam in ("swin-b-in21k", "vit-b16-mae", "vit-b16-mocov3"):
         assert report["backbones"][fam]["sign_accuracy"] >= 0.72
-    assert json.loads(json.dumps(validate(load_table()))) == json.loads(json.dumps(report))  # deterministic

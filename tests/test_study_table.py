@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from vptadvisor.errors import UsageError
-from vptadvisor.study.table import DEFAULT_BACKBONE, default_table_path, integrity_problems, load_table, rows_to_csv
+from vptadvisor.study.table import (
+    DEFAULT_BACKBONE,
+    default_table_path,
+    integrity_problems,
+    load_table,
+    rows_to_csv,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_STUDY = REPO.parent / "shared" / "study"

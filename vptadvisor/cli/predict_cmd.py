@@ -47,6 +47,7 @@ def predict(
         prior = objective_prior(objective)
         p, source, declared = prior.p_high_disparity, prior.source, objective.strip().lower()
     else:
+        assert p_high is not None
         p, source, declared = float(p_high), "given: --p-high", None
     decision_rule = load_rule(rule)
     pred = decision_rule.predict(fid=float(fid), p_high_disparity=p, n_train=int(train_size), backbone=backbone,

@@ -15,6 +15,7 @@ All see only (task, disparity, FID, training images, margin) of the training row
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +82,7 @@ def _size_only(train: Rows, test: Rows) -> Forecast:
     return Forecast(p=p, call_vpt=p >= 0.5, margin=mean)
 
 
-def _best_cut(values: np.ndarray, call: callable, y: np.ndarray) -> float:
+def _best_cut(values: np.ndarray, call: Callable[[float], np.ndarray], y: np.ndarray) -> float:
     u = np.unique(values)
     cuts = np.concatenate([[u[0] - 1.0], (u[:-1] + u[1:]) / 2, [u[-1] + 1.0]])
     accs = [metrics.sign_accuracy(call(c), y) for c in cuts]

@@ -70,7 +70,7 @@ def ece(p: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> float:
     return float(sum(b.n * abs(b.observed - b.mean_p) for b in bins) / n)
 
 
-def ece_if_calibrated(p: np.ndarray, n_sim: int = 2000, seed: int = 0) -> float:
+def ece_if_calibrated(p: np.ndarray, n_sim: int = 1000, seed: int = 0) -> float:
     """Mean ECE a perfectly calibrated forecaster would get with these forecasts and this many rows
     (outcomes drawn as Bernoulli(p)): the floor that finite samples put under the ECE."""
     rng = np.random.default_rng(seed)

@@ -55,8 +55,8 @@ def _scores(p: np.ndarray, margin_pred: np.ndarray, margin: np.ndarray) -> dict:
 
 def _with_ci(p, call, mpred, margin, task, boots) -> dict:
     y = metrics.outcome(margin)
-    d = metrics.score(p, call, mpred, margin).to_dict()
-    vals = {k: [] for k in METRICS}
+    d: dict = dict(metrics.score(p, call, mpred, margin).to_dict())
+    vals: dict[str, list[float]] = {k: [] for k in METRICS}
     for idx in boots:
         vals["log_loss"].append(metrics.log_loss(p[idx], y[idx]))
         vals["sign_accuracy"].append(metrics.sign_accuracy(call[idx], y[idx]))
@@ -123,11 +123,11 @@ def validate(rows: list[StudyRow], sampler: dict | None = None, full_draws: mode
     decisive = (p >= DECISION["vpt_if_p_at_least"]) | (p <= DECISION["ft_if_p_at_most"])
     fams = {}
     for fam in FAMILIES:
-        k = np.array([r.backbone == fam and r.evidence == "fit" for r in fr])
-        ftask = np.array([r.task for r, kk in zip(fr, k) if kk])
-        fm = np.array([r.margin for r, kk in zip(fr, k) if kk])
-        inside = (pred[k, 2] <= fm) & (fm <= pred[k, 3])
-        fams[fam] = _public(_with_ci(pred[k, 0], pred[k, 0] >= 0.5, pred[k, 1], fm, ftask,
+        sel = np.array([r.backbone == fam and r.evidence == "fit" for r in fr])
+        ftask = np.array([r.task for r, kk in zip(fr, sel) if kk])
+        fm = np.array([r.margin for r, kk in zip(fr, sel) if kk])
+        inside = (pred[sel, 2] <= fm) & (fm <= pred[sel, 3])
+        fams[fam] = _public(_with_ci(pred[sel, 0], pred[sel, 0] >= 0.5, pred[sel, 1], fm, ftask,
                                      metrics.task_bootstrap(ftask, n_boot)))
         fams[fam]["coverage80"] = round(float(inside.mean()), 6)
     one = np.array([r.evidence == "one-shot" for r in fr])
@@ -153,14 +153,14 @@ def validate(rows: list[StudyRow], sampler: dict | None = None, full_draws: mode
     cov_rows = np.array([r.backbone == DEFAULT_FAMILY for r in fr])
     coverage = []
     for name, lo, hi in SIZE_BANDS:
-        k = cov_rows & np.array([lo <= r.n_train < hi for r in fr])
-        if not k.any():
+        band = cov_rows & np.array([lo <= r.n_train < hi for r in fr])
+        if not band.any():
             continue
-        ym = np.array([r.margin for r, kk in zip(fr, k) if kk])
-        inside = ((pred[k, 2] <= ym) & (ym <= pred[k, 3])).astype(float)
-        btask = np.array([r.task for r, kk in zip(fr, k) if kk])
-        bs = [inside[idx].mean() for idx in metrics.task_bootstrap(btask, n_boot)]
-        coverage.append({"band": name, "n_rows": int(k.sum()), "coverage": round(float(inside.mean()), 6),
+        ym = np.array([r.margin for r, kk in zip(fr, band) if kk])
+        hit = ((pred[band, 2] <= ym) & (ym <= pred[band, 3])).astype(float)
+        btask = np.array([r.task for r, kk in zip(fr, band) if kk])
+        bs = [hit[idx].mean() for idx in metrics.task_bootstrap(btask, n_boot)]
+        coverage.append({"band": name, "n_rows": int(band.sum()), "coverage": round(float(hit.mean()), 6),
                          "ci": metrics.interval(np.array(bs))})
     per_row = [{"task": r.task, "family": r.backbone, "evidence": r.evidence, "n_train": r.n_train,
                 "margin": r.margin, "pred_margin": round(float(pred[i, 1]), 4),
