@@ -28,7 +28,7 @@ ReportOpt = typer.Option(None, "--report", metavar="FILE.md|FILE.html", help="Wr
 PilotResultOpt = typer.Option(None, "--pilot", metavar="RUN_DIR", help="A finished pilot run (directory or result.json) to show in the report.")
 ObjectiveOpt = typer.Option(None, "--objective", metavar="KIND", help="What the labels ask: classification, counting, distance, orientation, location or other (default: classification, and the output says so).")
 TrainSizeOpt = typer.Option(None, "--train-size", min=1, help="Number of training images for the verdict (default: the dataset's train split, else all readable images). Plan with it: 'what if I had 10,000 images?'")
-BackboneOpt = typer.Option(None, "--backbone", help="timm name of the ViT you will adapt; the rule covers ViT-B/16 ImageNet-21k and says so for others.")
+BackboneOpt = typer.Option(None, "--backbone", help="timm name of the ViT you will adapt; the verdict uses its study family (ViT-B/16 IN-21k, Swin-B IN-21k, ViT-B/16 MAE or MoCo v3); other backbones are too close to call.")
 ReferenceOpt = typer.Option(None, "--reference", metavar="NAME|PATH", help="Reference statistics of the pretraining data (see `vptadvisor reference list`) (default: imagenet-sample-1000).")
 StrictOpt = typer.Option(None, "--strict/--no-strict", help="Fail (exit 3) when any file has to be skipped (default: no).", show_default=False)
 DeviceOpt = typer.Option(None, "--device", help="Where the network runs (default: auto).")
