@@ -216,7 +216,7 @@ class Rule:
             rule_choice = self.decide(float(self.p_vpt(fid, p_hi, n_train, fid_sd, None, scale)))
         choice = rule_choice if fam.known else "uncertain"
         self._backbone_notes(fam, notes)
-        live = [k for k in (0, 1) if w[k] > 0.05]
+        live = [k for k in (0, 1) if w[k] >= 0.1]  # a component with 10 % weight or more is checked for support
         out_list = self._support(fam, comps, live, notes)
         if fam.known and choice != "uncertain" and out_list:
             edge = self._edge_p(fam.key, w, comps, fid, n_train, fid_sd, scale)
