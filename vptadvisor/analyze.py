@@ -64,7 +64,7 @@ def analyze(
     location, other); `engine` (auto, torch, openvino, onnxruntime) and `precision` (exact, bf16) say
     how the Inception runs; `max_images` bounds the images decoded (a seeded stratified sample; None:
     all); `offline` forbids downloads; `train_size` overrides the number of training images (planning: "what if I
-    had 10k images"); `backbone` names the ViT to adapt (the rule covers ViT-B/16 ImageNet-21k)."""
+    had 10k images"); `backbone` names the ViT to adapt (the verdict uses its study family, see docs/rule.md)."""
     start = time.perf_counter()
     if min_images < 2:
         raise UsageError("--min-images must be at least 2 (a covariance needs two images).")

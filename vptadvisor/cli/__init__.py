@@ -66,7 +66,7 @@ app = typer.Typer(
 def _register() -> None:
     # Import for their side effect: each module adds its commands to `app`.
     from vptadvisor.cli import (  # noqa: F401
-        analyze_cmd, check_cmd, config_cmd, pilot_cmd, probe_cmd, reference_cmd, schema_cmd, study_cmd,
+        analyze_cmd, check_cmd, config_cmd, pilot_cmd, probe_cmd, predict_cmd, reference_cmd, schema_cmd, study_cmd,
     )
 
 

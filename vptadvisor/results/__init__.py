@@ -60,6 +60,9 @@ class VerdictResult(Block):
     inputs: dict[str, Any] = Field(default_factory=dict)  # fid, fid_sd, p_high_disparity, n_train, backbone, ...
     reference: Optional[dict[str, Any]] = None  # the reference task the contributions are relative to
     n_train_source: Optional[str] = None  # "dataset" | "--train-size"
+    family: str = "vit-b16-in21k"  # the study family whose evidence made the prediction ("unknown" otherwise)
+    family_label: str = ""
+    out_of_support: list[dict[str, Any]] = Field(default_factory=list)  # inputs outside the family's evidence
 
 
 class DistanceResult(Block):

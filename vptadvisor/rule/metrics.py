@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LOG_EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before the log
-N_BINS = 10  # equal-width bins of P(VPT better) for the reliability table and ECE
+N_BINS = 5  # equal-count bins of P(VPT better) for the reliability table and ECE (about 14 rows per bin on 71)
 
 
 def outcome(margin: np.ndarray) -> np.ndarray:
@@ -39,31 +39,43 @@ def log_loss(p: np.ndarray, y: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class ReliabilityBin:
-    lo: float
-    hi: float
+    lo: float  # smallest forecast in the bin
+    hi: float  # largest forecast in the bin
     n: int
     mean_p: float  # mean forecast P(VPT better) in the bin
     observed: float  # observed VPT-win frequency in the bin (ties count half)
 
 
 def reliability(p: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> list[ReliabilityBin]:
-    """Non-empty equal-width bins of the forecast; the last bin includes p = 1."""
+    """Equal-count bins: rows sorted by forecast (stable), split into ``n_bins`` near-equal parts.
+
+    With 71 rows, ten equal-width bins leave several bins with a handful of rows, and a perfectly
+    calibrated forecaster would still average an ECE of about 0.11 there; equal-count bins keep
+    every bin's observed frequency estimable."""
     p = np.asarray(p, dtype=np.float64)
-    idx = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    y = np.asarray(y, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
     out = []
-    for b in range(n_bins):
-        k = idx == b
-        if k.any():
-            out.append(ReliabilityBin(lo=b / n_bins, hi=(b + 1) / n_bins, n=int(k.sum()),
-                                      mean_p=float(p[k].mean()), observed=float(y[k].mean())))
+    for part in np.array_split(order, min(n_bins, len(p))):
+        if len(part):
+            out.append(ReliabilityBin(lo=float(p[part].min()), hi=float(p[part].max()), n=len(part),
+                                      mean_p=float(p[part].mean()), observed=float(y[part].mean())))
     return out
 
 
 def ece(p: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> float:
-    """Expected calibration error: sum over bins of (n_b / N) |observed_b - mean_p_b|."""
+    """Expected calibration error over equal-count bins: sum_b (n_b / N) |observed_b - mean_p_b|."""
     bins = reliability(p, y, n_bins)
     n = sum(b.n for b in bins)
     return float(sum(b.n * abs(b.observed - b.mean_p) for b in bins) / n)
+
+
+def ece_if_calibrated(p: np.ndarray, n_sim: int = 1000, seed: int = 0) -> float:
+    """Mean ECE a perfectly calibrated forecaster would get with these forecasts and this many rows
+    (outcomes drawn as Bernoulli(p)): the floor that finite samples put under the ECE."""
+    rng = np.random.default_rng(seed)
+    p = np.asarray(p, dtype=np.float64)
+    return float(np.mean([ece(p, (rng.random(len(p)) < p).astype(np.float64)) for _ in range(n_sim)]))
 
 
 @dataclass(frozen=True)
@@ -91,15 +103,19 @@ def score(p: np.ndarray, call_vpt: np.ndarray, margin_pred: np.ndarray, margin: 
     )
 
 
-def ceiling_sign_accuracy(keys: list[tuple], margin: np.ndarray) -> float:
-    """Best in-sample sign accuracy any rule can reach if it sees only ``keys`` (one tuple per row):
-    rows with identical inputs must get the same call, so each input cell scores its majority."""
-    y = outcome(margin)
-    cells: dict[tuple, list[float]] = {}
-    for k, v in zip(keys, y):
-        cells.setdefault(k, []).append(float(v))
-    total = 0.0
-    for vals in cells.values():
-        a = np.array(vals)
-        total += max(sign_accuracy(np.ones_like(a), a), sign_accuracy(np.zeros_like(a), a)) * len(a)
-    return total / len(y)
+def task_bootstrap(task: np.ndarray, n_boot: int = 1000, seed: int = 0) -> list[np.ndarray]:
+    """Row indices of ``n_boot`` resamples of whole tasks (with replacement): every row of a drawn
+    task enters once per draw, so rows of one task stay together as in leave-one-task-out."""
+    rng = np.random.default_rng(seed)
+    names = sorted(set(np.asarray(task).tolist()))
+    rows = [np.nonzero(np.asarray(task) == t)[0] for t in names]
+    out = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(names), size=len(names))
+        out.append(np.concatenate([rows[i] for i in pick]))
+    return out
+
+
+def interval(values: np.ndarray, level: float = 0.9) -> list[float]:
+    lo, hi = np.percentile(np.asarray(values, dtype=np.float64), [50 * (1 - level), 50 * (1 + level)])
+    return [round(float(lo), 6), round(float(hi), 6)]

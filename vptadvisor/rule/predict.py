@@ -1,15 +1,28 @@
 """Load the fitted rule and turn a dataset's inputs into a verdict with its reasons.
 
-Disparity as a probability: the study's disparity is binary (low / high). Given p = P(high), the
-predictive distribution of the margin is the mixture
-    p * N(mu_high, s_high^2) + (1 - p) * N(mu_low, s_low^2),
-so P(VPT better) = p Phi(mu_high / s_high) + (1 - p) Phi(mu_low / s_low), the reported margin is
-the mixture mean, margin_sd its sd and margin_interval its central 80 % interval (quantiles 0.1
-and 0.9).
+Predictive distribution (vptadvisor/rule/model.py): for the named backbone's family and each
+disparity kind k (low 0, high 1), the margin's predictive is a mixture of S Gaussians
+N(mu_ks, sd_ks^2), one per posterior draw. Given p = P(high disparity) the predictive is
 
-FID uncertainty: ``fid_sd`` (points of FID, e.g. from a bootstrap or a sample-size correction)
-adds (d mean / d FID)^2 fid_sd^2 to each component's variance (first order, exact for a linear
-mean). ``fid`` must already be on the study's scale (see docs/rule.md, "Same scale").
+    (1 - p) * mixture_low + p * mixture_high,
+    P(VPT better) = (1 - p) mean_s Phi(mu_0s / sd_0s) + p mean_s Phi(mu_1s / sd_1s),
+
+``margin`` is its mean, ``margin_sd`` its sd and ``margin_interval`` its central 80 % interval
+(quantiles 0.1 and 0.9).
+
+FID: the user's FID (on the 1,000-image scale of ``analyze``) is mapped to the published scale with
+a log-normal factor of sd ``fid_scale_sd`` (default: the rule file's), and ``fid_sd`` adds the
+measurement's own uncertainty; each posterior draw uses its own FID draw.
+
+Verdict: "vpt" if P >= 0.7, "ft" if P <= 0.3, else "uncertain", then three guards:
+1. a backbone outside the study's families is "uncertain" (its prediction is a new family drawn
+   from the hierarchy: wider, never another family's numbers);
+2. outside the family's support (vptadvisor/rule/support.py) the spread grows, and the verdict is
+   "uncertain" unless the same inputs moved to the edge of the support give the same decisive call;
+3. a decisive call against the majority winner of the three nearest published tasks of the family
+   (one row per task) is "uncertain".
+``rule_choice`` is the call before the guards (for an unknown backbone: the rule's reference
+family's call, for information only).
 """
 
 from __future__ import annotations
@@ -20,17 +33,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, stats
 
 from vptadvisor.errors import UsageError
 from vptadvisor.jsonfile import read_json
-from vptadvisor.rule.fit import RULE_FORMAT, default_rule_path
-from vptadvisor.rule.model import FID_CENTER, FID_SCALE, N_CENTER, Fit, encode
+from vptadvisor.rule import families, model, support
+from vptadvisor.rule.fit import RULE_FORMAT, default_rule_path, draws_from_json
 
 FID_MIN_IMAGES = 2048  # below this, the 2048-d Inception covariance is rank-deficient (pytorch-fid)
 N_NEAREST = 3
-REFERENCE = {"p_high_disparity": 0.0, "fid": FID_CENTER, "n_train": N_CENTER}
-
+REFERENCE = {"p_high_disparity": 0.0, "fid": model.FID_CENTER, "n_train": model.N_CENTER}
+KINDS = ("low", "high")
 
 OBJECTIVES = {  # declared objective -> P(high task-objective disparity)
     "classification": 0.05, "counting": 0.95, "distance": 0.95, "orientation": 0.95, "location": 0.95,
@@ -71,15 +83,18 @@ class RulePrediction:
     margin_sd: float
     margin_interval: tuple[float, float]
     interval_level: float
-    rule_choice: str  # what the rule says for its own backbone (differs from choice if not covered)
-    backbone_covered: bool
+    rule_choice: str  # the model's call before the guards (unknown backbone: the reference family's call)
+    backbone_covered: bool  # the backbone maps to one of the study's families
     nearest_tasks: list[dict]
     contributions: dict[str, float]  # Shapley split of (margin - reference_margin) over the inputs
-    reference_margin: float  # predicted margin of the reference task (REFERENCE)
+    reference_margin: float  # predicted margin of the reference task (REFERENCE) for the same family
     rule_version: str
     advice: str
     notes: list[str] = field(default_factory=list)
     inputs: dict = field(default_factory=dict)
+    family: str = families.DEFAULT_FAMILY  # the study family whose evidence made the prediction ("unknown")
+    family_label: str = ""
+    out_of_support: list[dict] = field(default_factory=list)  # inputs outside the family's evidence
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -97,43 +112,65 @@ class Rule:
 
     def __init__(self, doc: dict):
         if doc.get("format") != RULE_FORMAT:
-            raise UsageError(f"rule file format {doc.get('format')!r} is not {RULE_FORMAT}: refit with `vptadvisor study fit`.")
+            raise UsageError(f"rule file format {doc.get('format')!r} is not {RULE_FORMAT}: refit with "
+                             "`vptadvisor study fit` or reinstall vptadvisor.")
         self.doc = doc
-        terms = tuple(doc["terms"])
-        self.fit = Fit(terms=terms, coef_mean=np.array([doc["coefficients"][t]["mean"] for t in terms]),
-                       coef_cov=np.array(doc["coef_cov"], dtype=np.float64), tau=doc["noise"]["task_sd"],
-                       sigma=doc["noise"]["residual_sd"], log_evidence=doc["log_evidence"],
-                       n_rows=doc["table"]["n_rows"], n_tasks=doc["table"]["n_tasks"])
+        self.draws = draws_from_json(doc["draws"])
+        self.noise = model.Noise.make(self.draws.n)
+        self.w = model.t_weights(self.draws, self.noise)
         self.rule_version: str = doc["rule_version"]
         self.decision = doc["decision"]
-        self.covered = {k.lower(): v for k, v in doc["backbone"]["covered_names"].items()}
+        self.within_sd = float(doc["fid"]["within_group_sd"])
+        self.scale_sd = float(doc["fid"]["scale_sd"])
+        self.family_keys: list[str] = list(doc["backbone"]["families"])
 
     # --- the model ---------------------------------------------------------------------------
-    def components(self, fid: float, n_train: float, fid_sd: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Predictive (mean, sd) for disparity low (index 0) and high (index 1)."""
-        feats = encode([0.0, 1.0], [fid, fid], [n_train, n_train])
-        mean, sd = self.fit.predict(feats)
-        if fid_sd > 0:
-            coef = dict(zip(self.fit.terms, self.fit.coef_mean))
-            slope = (coef.get("fid", 0.0) + coef.get("fid:log2_n", 0.0) * feats["log2_n"]) / FID_SCALE
-            sd = np.sqrt(sd**2 + (slope * fid_sd) ** 2)
-        return mean, sd
+    def _index(self, family: str) -> int | None:
+        return None if family == families.UNKNOWN else self.family_keys.index(family)
 
-    def p_vpt(self, fid, p_high, n_train, fid_sd: float = 0.0) -> np.ndarray:
-        """P(VPT better) = (1 - p) Phi(mu_low / s_low) + p Phi(mu_high / s_high), broadcast over numpy
-        arrays: `fid` and `n_train` give the points where `components` is evaluated, `p_high` is
-        broadcast against them (e.g. fids[None, :] with ps[:, None] gives a grid)."""
+    def _slopes(self, family: str, kind: int, n_train: float) -> tuple[float, float]:
+        """|d mean / d (FID/50)| and |d mean / d log2 n| at n (posterior means), for the support spread."""
+        idx = self._index(family)
+        theta = self.draws.theta0 if idx is None else self.draws.theta[:, idx, :]
+        lam = self.draws.lam.mean(axis=0)
+        below = n_train < model.N_LOW
+        dn = lam[0] + kind * lam[1] + (lam[2] + kind * lam[3] if below else 0.0)
+        return abs(float(theta[:, 2].mean())), abs(float(dn))
+
+    def _component(self, family: str, kind: int, fid: float, n_train: float, fid_sd: float,
+                   scale_sd: float) -> tuple[np.ndarray, np.ndarray, list[support.Excess]]:
+        """Per-draw (mean, sd) for one disparity kind, with the support spread; and the excesses."""
+        ex: list[support.Excess] = []
+        extra = 0.0
+        if family != families.UNKNOWN:
+            ex = support.excesses(self.doc["families"][family], KINDS[kind], fid, n_train, self.within_sd)
+            s_fid, s_n = self._slopes(family, kind, n_train)
+            extra = math.sqrt(sum(((s_fid if e.name == "fid" else s_n) * e.distance) ** 2 for e in ex))
+        mu, sd = model.predictive(self.draws, self.noise, self._index(family), float(kind), fid, n_train,
+                                  fid_sd=fid_sd, scale_sd=scale_sd, extra_sd=extra, w=self.w)
+        return mu, sd, ex
+
+    def p_vpt(self, fid, p_high, n_train, fid_sd: float = 0.0, backbone: str | None = None,
+              fid_scale_sd: float | None = None) -> np.ndarray:
+        """P(VPT better), broadcast over numpy arrays: `fid` and `n_train` give the points where the
+        two components are evaluated, `p_high` is broadcast against them (e.g. fids[None, :] with
+        ps[:, None] gives a grid). Same number as `predict(...).p_vpt`."""
+        fam = families.resolve(backbone).key
+        scale = self.scale_sd if fid_scale_sd is None else fid_scale_sd
         fids, sizes = np.broadcast_arrays(np.asarray(fid, dtype=np.float64), np.asarray(n_train, dtype=np.float64))
         low, high = np.empty(fids.shape), np.empty(fids.shape)
         for idx in np.ndindex(fids.shape):
-            mean, sd = self.components(float(fids[idx]), float(sizes[idx]), fid_sd)
-            low[idx], high[idx] = stats.norm.cdf(mean[0] / sd[0]), stats.norm.cdf(mean[1] / sd[1])
+            for kind, out in ((0, low), (1, high)):
+                mu, sd, _ = self._component(fam, kind, float(fids[idx]), float(sizes[idx]), fid_sd, scale)
+                out[idx] = model.mixture_p_positive(mu, sd)
         p = np.asarray(p_high, dtype=np.float64)
         return (1.0 - p) * low + p * high
 
-    def mean_margin(self, p_high: float, fid: float, n_train: float) -> float:
-        mean, _ = self.components(fid, n_train)
-        return float((1 - p_high) * mean[0] + p_high * mean[1])
+    def mean_margin(self, p_high: float, fid: float, n_train: float, backbone: str | None = None) -> float:
+        """Mixture mean of the margin (the value the Shapley contributions split)."""
+        fam = families.resolve(backbone).key
+        means = [float(self._component(fam, k, fid, n_train, 0.0, self.scale_sd)[0].mean()) for k in (0, 1)]
+        return (1 - p_high) * means[0] + p_high * means[1]
 
     # --- the verdict -------------------------------------------------------------------------
     def decide(self, p_vpt: float) -> str:
@@ -142,47 +179,120 @@ class Rule:
             return "vpt"
         return "ft" if p_vpt <= self.decision["ft_if_p_at_most"] else "uncertain"
 
+    def family(self, backbone: str | None) -> families.Family:
+        return families.resolve(backbone)
+
+    def covers(self, backbone: str | None) -> bool:
+        """Whether the backbone is in the rule's reference family (ViT-B/16 ImageNet-21k; None: yes)."""
+        return families.resolve(backbone).key == families.DEFAULT_FAMILY
+
     def predict(self, fid: float, p_high_disparity: float, n_train: int, backbone: str | None = None,
                 fid_sd: float = 0.0, n_fid_images: int | None = None, n_ref_images: int | None = None,
-                fid_note: str | None = None) -> RulePrediction:
-        """Verdict for a dataset. ``fid`` must be on the study's scale (already corrected)."""
+                fid_note: str | None = None, fid_scale_sd: float | None = None) -> RulePrediction:
+        """Verdict for a dataset. ``fid`` is on the 1,000-image scale of `analyze` (already corrected);
+        ``fid_scale_sd`` (default: the rule file's) is the uncertainty of mapping it onto the
+        published scale (0: the FID is already on the published scale)."""
         _check_inputs(fid, p_high_disparity, n_train, fid_sd)
+        fam = families.resolve(backbone)
+        scale = self.scale_sd if fid_scale_sd is None else float(fid_scale_sd)
         p_hi = float(p_high_disparity)
         w = np.array([1 - p_hi, p_hi])
-        mean, sd = self.components(fid, n_train, fid_sd)
-        p_vpt = float(self.p_vpt(fid, p_hi, n_train, fid_sd))
-        m = float(np.sum(w * mean))
-        m_sd = math.sqrt(float(np.sum(w * (sd**2 + mean**2))) - m**2)
+        comps = [self._component(fam.key, k, fid, n_train, fid_sd, scale) for k in (0, 1)]
+        p_k = np.array([model.mixture_p_positive(mu, sd) for mu, sd, _ in comps])
+        p_vpt = float(w @ p_k)
+        mu_all = np.concatenate([comps[0][0], comps[1][0]])
+        sd_all = np.concatenate([comps[0][1], comps[1][1]])
+        weights = np.concatenate([np.full(len(comps[0][0]), w[0]), np.full(len(comps[1][0]), w[1])])
+        weights = weights / weights.sum()
+        m = float(weights @ mu_all)
+        m_sd = math.sqrt(float(weights @ (sd_all**2 + mu_all**2)) - m**2)
         level = float(self.decision["interval_level"])
-        interval = (_mixture_quantile(w, mean, sd, (1 - level) / 2), _mixture_quantile(w, mean, sd, (1 + level) / 2))
-        rule_choice = self.decide(p_vpt)
+        interval = (model.mixture_quantile(mu_all, sd_all, (1 - level) / 2, weights),
+                    model.mixture_quantile(mu_all, sd_all, (1 + level) / 2, weights))
         notes: list[str] = []
-        covered = self._backbone_notes(backbone, notes)
-        choice = rule_choice if covered else "uncertain"
-        # A caller that put the FID on the study's scale says so in fid_note; else warn about small samples.
-        self._range_notes(fid, p_hi, n_train, None if fid_note else n_fid_images, None if fid_note else n_ref_images, notes)
+        if fam.known:
+            rule_choice = self.decide(p_vpt)
+        else:
+            rule_choice = self.decide(float(self.p_vpt(fid, p_hi, n_train, fid_sd, None, scale)))
+        choice = rule_choice if fam.known else "uncertain"
+        self._backbone_notes(fam, notes)
+        live = [k for k in (0, 1) if w[k] >= 0.1]  # a component with 10 % weight or more is checked for support
+        out_list = self._support(fam, comps, live, notes)
+        if fam.known and choice != "uncertain" and out_list:
+            edge = self._edge_p(fam.key, w, comps, fid, n_train, fid_sd, scale)
+            if self.decide(edge) != choice:
+                notes.append(f"Outside the evidence the verdict is 'too close to call': at the edge of the "
+                             f"evidence P(VPT better) is {edge:.2f}, so the data do not reach a "
+                             f"{choice.upper()} call this far out.")
+                choice = "uncertain"
+        nearest = self._nearest(fam.key, p_hi, fid, n_train)
+        if choice != "uncertain" and nearest:
+            wins = [r["winner"] for r in nearest]
+            against = "ft" if choice == "vpt" else "vpt"
+            if wins.count(against) > len(wins) / 2:
+                notes.append(f"The nearest published tasks ({', '.join(r['task'] for r in nearest)}) went "
+                             f"{against.upper()}'s way, against the model's {choice.upper()}: too close to call.")
+                choice = "uncertain"
+        self._input_notes(p_hi, n_fid_images if not fid_note else None, n_ref_images if not fid_note else None, notes)
         if fid_note:
             notes.append(fid_note)
-        contributions, ref = self._contributions(p_hi, fid, n_train)
+        contributions, ref = self._contributions(fam.key, p_hi, fid, n_train)
         return RulePrediction(
             choice=choice, p_vpt=p_vpt, margin=m, margin_sd=m_sd, margin_interval=interval,
-            interval_level=level, rule_choice=rule_choice, backbone_covered=covered,
-            nearest_tasks=self._nearest(p_hi, fid, n_train), contributions=contributions,
-            reference_margin=ref, rule_version=self.rule_version,
-            advice=_advice(choice, rule_choice, covered, p_vpt), notes=notes,
-            inputs={"fid": fid, "fid_sd": fid_sd, "p_high_disparity": p_hi, "n_train": int(n_train),
-                    "backbone": backbone, "n_fid_images": n_fid_images, "n_ref_images": n_ref_images},
+            interval_level=level, rule_choice=rule_choice, backbone_covered=fam.known,
+            nearest_tasks=nearest, contributions=contributions, reference_margin=ref,
+            rule_version=self.rule_version, advice=_advice(choice, fam, p_vpt, bool(out_list)), notes=notes,
+            inputs={"fid": fid, "fid_sd": fid_sd, "fid_scale_sd": scale, "p_high_disparity": p_hi,
+                    "n_train": int(n_train), "backbone": backbone, "n_fid_images": n_fid_images,
+                    "n_ref_images": n_ref_images},
+            family=fam.key, family_label=fam.label, out_of_support=out_list,
         )
 
-    def _contributions(self, p_hi: float, fid: float, n_train: float) -> tuple[dict[str, float], float]:
+    def _support(self, fam: families.Family, comps, live: list[int], notes: list[str]) -> list[dict]:
+        out: list[dict] = []
+        if not fam.known:
+            out.append(support.Excess("backbone", str(fam.named), None, 0.0, None).to_dict())
+        seen: dict[str, dict] = {}
+        for k in live:
+            for e in comps[k][2]:
+                d = e.to_dict()
+                key = e.name if e.name == "n_train" else f"{e.name}:{KINDS[k]}"
+                if key not in seen:
+                    seen[key] = d
+                    if e.name == "fid":
+                        d["disparity"] = KINDS[k]
+                    notes.append(support.describe(e, KINDS[k] if e.name == "fid" else None)
+                                 + ": the prediction extrapolates and its spread is widened.")
+        return out + list(seen.values())
+
+    def _edge_p(self, family: str, w: np.ndarray, comps, fid: float, n_train: float, fid_sd: float,
+                scale: float) -> float:
+        """P(VPT better) with every out-of-support input moved to the edge of the support."""
+        p = 0.0
+        for k in (0, 1):
+            f, n = fid, n_train
+            for e in comps[k][2]:
+                if e.name == "fid":
+                    f = float(e.edge)
+                elif e.name == "n_train":
+                    n = float(e.edge)
+            mu, sd, _ = self._component(family, k, f, n, fid_sd, scale)
+            p += float(w[k]) * model.mixture_p_positive(mu, sd)
+        return p
+
+    def _contributions(self, family: str, p_hi: float, fid: float, n_train: float) -> tuple[dict[str, float], float]:
         """Exact Shapley values of the three inputs for the mean margin, relative to REFERENCE."""
         names = ("objective", "fid", "n_train")
         actual = (p_hi, fid, n_train)
         ref = (REFERENCE["p_high_disparity"], REFERENCE["fid"], REFERENCE["n_train"])
+        cache: dict[frozenset, float] = {}
+        backbone = None if family == families.UNKNOWN else family
 
         def value(subset: frozenset) -> float:
-            args = [actual[i] if i in subset else ref[i] for i in range(3)]
-            return self.mean_margin(*args)
+            if subset not in cache:
+                args = [actual[i] if i in subset else ref[i] for i in range(3)]
+                cache[subset] = self._mean_for(family, backbone, *args)
+            return cache[subset]
 
         phi = dict.fromkeys(names, 0.0)
         perms = list(itertools.permutations(range(3)))
@@ -193,45 +303,38 @@ class Rule:
                 have = have | {i}
         return phi, value(frozenset())
 
-    def _nearest(self, p_hi: float, fid: float, n_train: float) -> list[dict]:
-        """Closest published rows, one per task: distance in units of one disparity flip = 50 FID
-        points = a factor of 4 in training images."""
+    def _mean_for(self, family: str, backbone: str | None, p_hi: float, fid: float, n_train: float) -> float:
+        means = [float(self._component(family, k, fid, n_train, 0.0, self.scale_sd)[0].mean()) for k in (0, 1)]
+        return (1 - p_hi) * means[0] + p_hi * means[1]
+
+    def _nearest(self, family: str, p_hi: float, fid: float, n_train: float) -> list[dict]:
+        """Closest published rows of the family, one per task: distance in units of one disparity
+        flip = 50 FID points = a factor of 4 in training images."""
+        fam = family if family != families.UNKNOWN else families.DEFAULT_FAMILY
         best: dict[str, dict] = {}
-        for r in self.doc["evidence_rows"]:
+        for r in self.doc["rows"]:
+            if r["family"] != fam:
+                continue
             dist = math.sqrt((p_hi - (r["disparity"] == "high")) ** 2 + ((fid - r["fid"]) / 50.0) ** 2
                              + ((math.log2(n_train) - math.log2(r["n_train"])) / 2.0) ** 2)
             if r["task"] not in best or dist < best[r["task"]]["distance"]:
                 best[r["task"]] = dict(r, distance=round(dist, 4))
         return sorted(best.values(), key=lambda r: (r["distance"], r["task"]))[:N_NEAREST]
 
-    def covers(self, backbone: str | None) -> bool:
-        """Whether the rule was fitted on this backbone (None: the rule's own)."""
-        return backbone is None or backbone.strip().lower() in self.covered
+    def _backbone_notes(self, fam: families.Family, notes: list[str]) -> None:
+        if fam.named is None:
+            notes.append(f"No backbone given: the rule assumes the study's reference backbone ({fam.label}).")
+        elif not fam.known:
+            counts = "; ".join(f"{f['label']}: VPT won {f['vpt_wins']} of {f['n_rows']} rows"
+                               for f in self.doc["families"].values())
+            notes.append(f"Backbone {fam.named} is not one of the study's families, so the verdict is 'uncertain' and "
+                         f"the prediction is that of an unseen family (wider). The backbone can flip the answer "
+                         f"({counts}).")
+        else:
+            extra = f" ({fam.note})" if fam.note else ""
+            notes.append(f"Backbone {fam.named}: evidence of the study family {fam.label}{extra}.")
 
-    def _backbone_notes(self, backbone: str | None, notes: list[str]) -> bool:
-        label = self.doc["backbone"]["label"]
-        if backbone is None:
-            notes.append(f"No backbone given: the rule assumes the backbone it was fitted on ({label}).")
-            return True
-        key = backbone.strip().lower()
-        if key in self.covered:
-            if self.covered[key]:
-                notes.append(f"Backbone {backbone}: {self.covered[key]}.")
-            return True
-        others = "; ".join(f"{o['label']}: VPT won {o['vpt_wins']} of {o['n_tasks']} tasks"
-                           for o in self.doc["other_backbones"].values())
-        notes.append(f"The rule covers only {label}; backbone {backbone} is not covered, so the verdict is "
-                     f"'uncertain'. The study shows the backbone can flip the answer (VTAB-1k, 800 images: {others}).")
-        return False
-
-    def _range_notes(self, fid, p_hi, n_train, n_fid, n_ref, notes: list[str]) -> None:
-        lo, hi = self.doc["study_range"]["fid"]
-        if not lo <= fid <= hi:
-            notes.append(f"FID {fid:.1f} is outside the study's range ({lo:.1f}-{hi:.1f}): the FID effect is extrapolated.")
-        nlo, nhi = self.doc["study_range"]["n_train"]
-        if not nlo <= n_train <= nhi:
-            notes.append(f"{int(n_train)} training images is outside the study's range ({nlo}-{nhi}): "
-                         "the size effect is extrapolated.")
+    def _input_notes(self, p_hi, n_fid, n_ref, notes: list[str]) -> None:
         if 0.05 < p_hi < 0.95:
             notes.append(f"Task-objective disparity is uncertain (P(high) = {p_hi:.2f}): the verdict mixes the "
                          "low- and high-disparity predictions.")
@@ -252,24 +355,17 @@ def _check_inputs(fid: float, p_high: float, n_train: float, fid_sd: float) -> N
         raise UsageError(f"fid_sd must be a non-negative number, got {fid_sd!r}.")
 
 
-def _mixture_quantile(w: np.ndarray, mean: np.ndarray, sd: np.ndarray, q: float) -> float:
-    def cdf_minus_q(x: float) -> float:
-        return float(np.sum(w * stats.norm.cdf((x - mean) / sd))) - q
-
-    lo, hi = float(np.min(mean - 10 * sd)), float(np.max(mean + 10 * sd))
-    return float(optimize.brentq(cdf_minus_q, lo, hi, xtol=1e-10))
-
-
-def _advice(choice: str, rule_choice: str, covered: bool, p_vpt: float) -> str:
-    if not covered:
-        return ("Run `vptadvisor pilot` on your backbone to measure both methods; the published evidence is for "
-                "another backbone" + (f" (where the rule would say {rule_choice.upper()})." if rule_choice != "uncertain" else "."))
+def _advice(choice: str, fam: families.Family, p_vpt: float, outside: bool) -> str:
+    if not fam.known:
+        return ("Run `vptadvisor pilot` on your backbone to measure both methods; the published evidence covers "
+                "other backbones only.")
     if choice == "vpt":
         return f"Use VPT: it beats full fine-tuning with probability {p_vpt:.0%} and stores about 1% of the parameters per task."
     if choice == "ft":
         return f"Use full fine-tuning: VPT beats it with probability only {p_vpt:.0%}."
-    return ("Too close to call: choose VPT if storage or serving many tasks matters (it is the cheaper to store), "
-            "otherwise run `vptadvisor pilot` to measure both on your data.")
+    where = " (your inputs are outside the published evidence)" if outside else ""
+    return ("Too close to call" + where + ": choose VPT if storage or serving many tasks matters (it is the "
+            "cheaper to store), otherwise run `vptadvisor pilot` to measure both on your data.")
 
 
 def load_rule(path: str | Path | None = None) -> Rule:
@@ -279,3 +375,4 @@ def load_rule(path: str | Path | None = None) -> Rule:
         raise UsageError(f"rule file {p} not found: run `vptadvisor study fit` or reinstall vptadvisor.")
     doc = read_json(p, what="rule file", hint="refit it with `vptadvisor study fit`")
     return Rule(doc)
+

@@ -1,165 +1,192 @@
-"""Leave-one-task-out (LOTO) evidence for the rule and four baselines.
+"""Leave-one-task-out (LOTO) evidence for the rule, its baselines and two external tests.
 
-Every method is refitted without the held-out task (all its rows: 400 / 800 / 5,000 / 10,000
-images go out together) and then predicts that task's rows. For the rule the whole procedure is
-repeated inside each fold, including the choice of interactions (nested LOTO), so the selection
-cannot peek at the held-out task.
+Folds: each of the 24 tasks is held out with all its rows (every size, the one-shot row, every
+backbone family); the model is refitted on the rest (the full Gibbs sampler) and predicts them.
+A held-out VTAB task's FID is its group mean with the model's within-group sd (what the table
+knows), so the scores include the uncertainty of a task's own FID.
 
-Baselines (each gives a hard call, P(VPT better) and a margin):
-- always-vpt / always-ft: call VPT / FT everywhere. A constant rule has no better probability
-  than the base rate, so both forecast the training tasks' VPT-win frequency (ties half) and the
-  training mean margin; they differ only in the hard call (sign accuracy).
-- size-only: the rule's own model with only intercept + log2(n_train); call = P >= 0.5.
-- paper-qualitative (Han et al.): VPT if high disparity or low FID, else FT. "Low FID" is FID
-  below a cut learned on the training tasks (the midpoint between adjacent training FIDs that
-  maximises training sign accuracy; the lowest such cut on ties). P(VPT better) = Laplace-smoothed
-  VPT-win frequency (k + 1) / (m + 2) of the training rows that get the same call; margin = their
-  mean margin.
+Reported (the JSON keys of ``vptadvisor study validate --format json``):
+- ``rule`` and ``baselines.<name>``: on the 71 ViT-B/16 ImageNet-21k rows of the standard protocol,
+  ``log_loss``, ``sign_accuracy``, ``brier``, ``ece`` (equal-count bins), ``margin_mae`` and
+  ``ci`` (90 % task-bootstrap interval of each: whole tasks resampled, 1,000 times, seeded).
+  Baselines (vptadvisor/rule/baselines.py) are refitted in every fold.
+- ``differences.<baseline>``: rule minus baseline per metric, with the paired task-bootstrap 90 %
+  interval (the same resampled tasks for both).
+- ``external.one-shot``: the one-shot rows, in the fit, scored leave-one-task-out.
+  ``external.vpt-paper``: the VPT paper's own VTAB-1k runs, never fitted, predicted by the rule
+  fitted on everything (``task_held_out``: by the fold without that task).
+- ``backbones.<family>``: LOTO scores on each family's rows.
+- ``coverage``: share of rows inside the central 80 % predictive interval, per size band.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-from scipy import stats
 
-from vptadvisor.rule import metrics
-from vptadvisor.rule.fit import DECISION, Arrays, select_terms, to_arrays
-from vptadvisor.rule.model import SIZE_ONLY_TERMS
+from vptadvisor.rule import baselines, metrics, model
+from vptadvisor.rule.families import DEFAULT_FAMILY, FAMILIES
+from vptadvisor.rule.fit import DECISION, INTERVAL_LEVEL, fitted_rows, make_dataset
 from vptadvisor.study.table import StudyRow
 
-BASELINES = ("always-vpt", "always-ft", "size-only", "paper-qualitative")
+N_BOOT = 1000
+SIZE_BANDS = [("<400 (one-shot)", 0, 400), ("400-799", 400, 800), ("800-1,999", 800, 2000),
+              ("2,000-9,999", 2000, 10000), (">=10,000", 10000, 10**9)]
+METRICS = ("log_loss", "sign_accuracy", "brier", "ece")
 
 
-@dataclass
-class Forecast:
-    p: np.ndarray
-    call_vpt: np.ndarray
-    margin: np.ndarray
+def _predict_rows(draws: model.Draws, rows: list[StudyRow]) -> np.ndarray:
+    """(p_vpt, mean, q_lo, q_hi) per row, from the model's predictive for a new task."""
+    noise = model.Noise.make(draws.n)
+    w = model.t_weights(draws, noise)
+    out = np.empty((len(rows), 4))
+    for i, r in enumerate(rows):
+        mu, sd = model.predictive(draws, noise, FAMILIES.index(r.backbone), 1.0 if r.disparity == "high" else 0.0,
+                                  r.fid, r.n_train, fid_sd=model.FID_WITHIN_SD if r.fid_source == "group-mean" else 0.0,
+                                  w=w)
+        out[i] = (model.mixture_p_positive(mu, sd), mu.mean(),
+                  model.mixture_quantile(mu, sd, (1 - INTERVAL_LEVEL) / 2),
+                  model.mixture_quantile(mu, sd, (1 + INTERVAL_LEVEL) / 2))
+    return out
 
 
-@dataclass
-class ValidationReport:
-    rule: metrics.Scores
-    baselines: dict[str, metrics.Scores]
-    n_rows: int
-    n_tasks: int
-    reliability: dict[str, list[metrics.ReliabilityBin]]
-    beats_on_log_loss: dict[str, bool]
-    ceiling_sign_accuracy: float  # best in-sample accuracy of ANY rule using these inputs
-    decisive: dict[str, float]  # verdicts outside the "too close to call" band
-    selected_terms: dict[str, int]  # how often each term set was chosen across the folds
-    n_ties: int
-    rows: list[dict] = field(default_factory=list)  # per-row LOTO forecast of the rule
-
-    @property
-    def beats_all(self) -> bool:
-        return all(self.beats_on_log_loss.values())
-
-    def statement(self) -> str:
-        losers = [k for k, v in self.beats_on_log_loss.items() if not v]
-        if not losers:
-            return "The rule beats every baseline on leave-one-task-out log loss."
-        return ("The rule does NOT beat every baseline on leave-one-task-out log loss: it loses to or ties with "
-                + ", ".join(losers) + ".")
-
-    def to_dict(self) -> dict:
-        return {
-            "rule": self.rule.to_dict(),
-            "baselines": {k: v.to_dict() for k, v in self.baselines.items()},
-            "n_rows": self.n_rows,
-            "n_tasks": self.n_tasks,
-            "n_ties": self.n_ties,
-            "beats_baselines_on_log_loss": self.beats_on_log_loss,
-            "beats_all_baselines_on_log_loss": self.beats_all,
-            "statement": self.statement(),
-            "ceiling_sign_accuracy": round(self.ceiling_sign_accuracy, 6),
-            "decisive": self.decisive,
-            "selected_terms": self.selected_terms,
-            "reliability": {k: [vars(b) for b in v] for k, v in self.reliability.items()},
-            "rows": self.rows,
-        }
+def _scores(p: np.ndarray, margin_pred: np.ndarray, margin: np.ndarray) -> dict:
+    return metrics.score(p, p >= 0.5, margin_pred, margin).to_dict()
 
 
-def _base_rate(train: Arrays) -> float:
-    return float(np.mean(metrics.outcome(train.margin)))
+def _with_ci(p, call, mpred, margin, task, boots) -> dict:
+    y = metrics.outcome(margin)
+    d: dict = dict(metrics.score(p, call, mpred, margin).to_dict())
+    vals: dict[str, list[float]] = {k: [] for k in METRICS}
+    for idx in boots:
+        vals["log_loss"].append(metrics.log_loss(p[idx], y[idx]))
+        vals["sign_accuracy"].append(metrics.sign_accuracy(call[idx], y[idx]))
+        vals["brier"].append(metrics.brier(p[idx], y[idx]))
+        vals["ece"].append(metrics.ece(p[idx], y[idx]))
+    d["ci"] = {k: metrics.interval(np.array(v)) for k, v in vals.items()}
+    d["n_rows"] = len(p)
+    d["_boot"] = {k: np.array(v) for k, v in vals.items()}
+    return d
 
 
-def _paper_cut(train: Arrays) -> float:
-    """FID cut for the qualitative rule, learned on the training rows."""
-    y = metrics.outcome(train.margin)
-    values = np.unique(train.fid)
-    cuts = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1.0]])
-    accs = [metrics.sign_accuracy((train.disparity == 1) | (train.fid < c), y) for c in cuts]
-    return float(cuts[int(np.argmax(accs))])
+def loto(rows: list[StudyRow], sampler: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """LOTO predictions for every fitted row, and task-held-out predictions of the external rows."""
+    fr = fitted_rows(rows)
+    ext = [r for r in rows if r.evidence == "external"]
+    pred = np.empty((len(fr), 4))
+    pred_ext = np.full((len(ext), 4), np.nan)
+    for t in sorted({r.task for r in fr}):
+        train = [r for r in fr if r.task != t]
+        draws = model.gibbs(make_dataset(train).data, **(sampler or {}))
+        held = [i for i, r in enumerate(fr) if r.task == t]
+        pred[held] = _predict_rows(draws, [fr[i] for i in held])
+        held_ext = [i for i, r in enumerate(ext) if r.task == t]
+        if held_ext:
+            pred_ext[held_ext] = _predict_rows(draws, [ext[i] for i in held_ext])
+    return pred, pred_ext
 
 
-def _paper_forecast(train: Arrays, test: Arrays) -> Forecast:
-    cut = _paper_cut(train)
-    call_tr = (train.disparity == 1) | (train.fid < cut)
-    call_te = (test.disparity == 1) | (test.fid < cut)
-    y = metrics.outcome(train.margin)
-    p = np.empty(len(test.margin))
-    m = np.empty(len(test.margin))
-    for side in (True, False):
-        k = call_tr == side
-        p[call_te == side] = (y[k].sum() + 1.0) / (k.sum() + 2.0)
-        m[call_te == side] = train.margin[k].mean() if k.any() else train.margin.mean()
-    return Forecast(p=p, call_vpt=call_te, margin=m)
+def _baseline_forecasts(vit: list[StudyRow]) -> dict[str, baselines.Forecast]:
+    data = baselines.Rows(task=np.array([r.task for r in vit]),
+                          disparity=np.array([1.0 if r.disparity == "high" else 0.0 for r in vit]),
+                          fid=np.array([r.fid for r in vit]), n_train=np.array([r.n_train for r in vit], dtype=float),
+                          margin=np.array([r.margin for r in vit]))
+    n = len(vit)
+    out = {k: baselines.Forecast(np.empty(n), np.empty(n, bool), np.empty(n)) for k in baselines.BASELINES}
+    for t in sorted(set(data.task.tolist())):
+        test = data.task == t
+        for name in baselines.BASELINES:
+            f = baselines.forecast(name, data.subset(~test), data.subset(test))
+            out[name].p[test], out[name].call_vpt[test], out[name].margin[test] = f.p, f.call_vpt, f.margin
+    return out
 
 
-def _baseline_forecast(name: str, train: Arrays, test: Arrays) -> Forecast:
-    n = len(test.margin)
-    if name in ("always-vpt", "always-ft"):
-        return Forecast(p=np.full(n, _base_rate(train)), call_vpt=np.full(n, name == "always-vpt"),
-                        margin=np.full(n, train.margin.mean()))
-    if name == "size-only":
-        mean, sd = train.fit(SIZE_ONLY_TERMS).predict(test.feats())
-        p = stats.norm.cdf(mean / sd)
-        return Forecast(p=p, call_vpt=p >= 0.5, margin=mean)
-    if name == "paper-qualitative":
-        return _paper_forecast(train, test)
-    raise ValueError(name)
-
-
-def validate(rows: list[StudyRow]) -> ValidationReport:
-    """Nested leave-one-task-out evaluation of the rule and the baselines on the default backbone."""
-    data = to_arrays(rows)
-    n = len(data.margin)
-    out = {k: Forecast(np.empty(n), np.empty(n, bool), np.empty(n)) for k in ("rule",) + BASELINES}
-    sd_rule = np.empty(n)
-    chosen: dict[str, int] = {}
-    for t in data.tasks:
-        test_mask = data.task == t
-        train, test = data.subset(~test_mask), data.subset(test_mask)
-        terms, _ = select_terms(train)
-        key = " + ".join(terms[1:])
-        chosen[key] = chosen.get(key, 0) + 1
-        mean, sd = train.fit(terms).predict(test.feats())
-        p = stats.norm.cdf(mean / sd)
-        fc = out["rule"]
-        fc.p[test_mask], fc.call_vpt[test_mask], fc.margin[test_mask] = p, p >= 0.5, mean
-        sd_rule[test_mask] = sd
-        for name in BASELINES:
-            b = _baseline_forecast(name, train, test)
-            out[name].p[test_mask], out[name].call_vpt[test_mask], out[name].margin[test_mask] = b.p, b.call_vpt, b.margin
-    scores = {k: metrics.score(f.p, f.call_vpt, f.margin, data.margin) for k, f in out.items()}
-    y = metrics.outcome(data.margin)
-    rel = {k: metrics.reliability(f.p, y) for k, f in out.items()}
-    beats = {k: scores["rule"].log_loss < scores[k].log_loss for k in BASELINES}
-    keys = [(d, f, nt) for d, f, nt in zip(data.disparity, data.fid, data.n_train)]
-    p = out["rule"].p
+def validate(rows: list[StudyRow], sampler: dict | None = None, full_draws: model.Draws | None = None,
+             n_boot: int = N_BOOT) -> dict:
+    """The whole LOTO report as a JSON-ready dict (module docstring)."""
+    fr = fitted_rows(rows)
+    pred, pred_ext = loto(rows, sampler)
+    is_vit = np.array([r.backbone == DEFAULT_FAMILY and r.evidence == "fit" for r in fr])
+    vit = [r for r, k in zip(fr, is_vit) if k]
+    margin = np.array([r.margin for r in vit])
+    task = np.array([r.task for r in vit])
+    p, mpred = pred[is_vit, 0], pred[is_vit, 1]
+    boots = metrics.task_bootstrap(task, n_boot)
+    rule = _with_ci(p, p >= 0.5, mpred, margin, task, boots)
+    base_fc = _baseline_forecasts(vit)
+    base = {k: _with_ci(f.p, f.call_vpt, f.margin, margin, task, boots) for k, f in base_fc.items()}
+    diffs = {}
+    for k, b in base.items():
+        diffs[k] = {m: {"value": round(rule[m] - b[m], 6), "ci": metrics.interval(rule["_boot"][m] - b["_boot"][m])}
+                    for m in METRICS}
+    beats = {k: rule["log_loss"] < b["log_loss"] for k, b in base.items()}
+    y = metrics.outcome(margin)
     decisive = (p >= DECISION["vpt_if_p_at_least"]) | (p <= DECISION["ft_if_p_at_most"])
-    dec = {"n_decisive": int(decisive.sum()), "share_decisive": round(float(decisive.mean()), 6),
-           "accuracy_when_decisive": round(metrics.sign_accuracy(p[decisive] >= 0.5, y[decisive]), 6)
-           if decisive.any() else None}
-    per_row = [{"task": str(data.task[i]), "n_train": int(data.n_train[i]), "margin": float(data.margin[i]),
-                "pred_margin": round(float(out["rule"].margin[i]), 4), "pred_sd": round(float(sd_rule[i]), 4),
-                "p_vpt": round(float(p[i]), 4)} for i in range(n)]
-    return ValidationReport(
-        rule=scores["rule"], baselines={k: scores[k] for k in BASELINES}, n_rows=n, n_tasks=len(data.tasks),
-        reliability=rel, beats_on_log_loss=beats,
-        ceiling_sign_accuracy=metrics.ceiling_sign_accuracy(keys, data.margin), decisive=dec,
-        selected_terms=dict(sorted(chosen.items())), n_ties=int(np.sum(y == 0.5)), rows=per_row,
-    )
+    fams = {}
+    for fam in FAMILIES:
+        sel = np.array([r.backbone == fam and r.evidence == "fit" for r in fr])
+        ftask = np.array([r.task for r, kk in zip(fr, sel) if kk])
+        fm = np.array([r.margin for r, kk in zip(fr, sel) if kk])
+        inside = (pred[sel, 2] <= fm) & (fm <= pred[sel, 3])
+        fams[fam] = _public(_with_ci(pred[sel, 0], pred[sel, 0] >= 0.5, pred[sel, 1], fm, ftask,
+                                     metrics.task_bootstrap(ftask, n_boot)))
+        fams[fam]["coverage80"] = round(float(inside.mean()), 6)
+    one = np.array([r.evidence == "one-shot" for r in fr])
+    one_rows = [r for r, k in zip(fr, one) if k]
+    one_y = metrics.outcome(np.array([r.margin for r in one_rows]))
+    const = np.array([np.mean([v for r2, v in zip(one_rows, one_y) if r2.task != r.task]) for r in one_rows])
+    external = {"one-shot": {"log_loss": round(metrics.log_loss(pred[one, 0], one_y), 6),
+                             "sign_accuracy": round(metrics.sign_accuracy(pred[one, 0] >= 0.5, one_y), 6),
+                             "brier": round(metrics.brier(pred[one, 0], one_y), 6), "n_rows": int(one.sum()),
+                             "scored": "leave-one-task-out (the one-shot rows are in the fit)",
+                             "constant_log_loss": round(metrics.log_loss(const, one_y), 6)}}
+    ext = [r for r in rows if r.evidence == "external"]
+    if ext:
+        draws = full_draws if full_draws is not None else model.gibbs(make_dataset(fr).data, **(sampler or {}))
+        pe = _predict_rows(draws, ext)[:, 0]
+        ye = metrics.outcome(np.array([r.margin for r in ext]))
+        external["vpt-paper"] = {"log_loss": round(metrics.log_loss(pe, ye), 6),
+                                 "sign_accuracy": round(metrics.sign_accuracy(pe >= 0.5, ye), 6),
+                                 "brier": round(metrics.brier(pe, ye), 6), "n_rows": len(ext),
+                                 "scored": "rule fitted on all tasks; never fitted on these rows",
+                                 "task_held_out": {"log_loss": round(metrics.log_loss(pred_ext[:, 0], ye), 6),
+                                                   "sign_accuracy": round(metrics.sign_accuracy(pred_ext[:, 0] >= 0.5, ye), 6)}}
+    cov_rows = np.array([r.backbone == DEFAULT_FAMILY for r in fr])
+    coverage = []
+    for name, lo, hi in SIZE_BANDS:
+        band = cov_rows & np.array([lo <= r.n_train < hi for r in fr])
+        if not band.any():
+            continue
+        ym = np.array([r.margin for r, kk in zip(fr, band) if kk])
+        hit = ((pred[band, 2] <= ym) & (ym <= pred[band, 3])).astype(float)
+        btask = np.array([r.task for r, kk in zip(fr, band) if kk])
+        bs = [hit[idx].mean() for idx in metrics.task_bootstrap(btask, n_boot)]
+        coverage.append({"band": name, "n_rows": int(band.sum()), "coverage": round(float(hit.mean()), 6),
+                         "ci": metrics.interval(np.array(bs))})
+    per_row = [{"task": r.task, "family": r.backbone, "evidence": r.evidence, "n_train": r.n_train,
+                "margin": r.margin, "pred_margin": round(float(pred[i, 1]), 4),
+                "interval80": [round(float(pred[i, 2]), 4), round(float(pred[i, 3]), 4)],
+                "p_vpt": round(float(pred[i, 0]), 4)} for i, r in enumerate(fr)]
+    losers = [k for k, v in beats.items() if not v]
+    return {
+        "rule": _public(rule),
+        "baselines": {k: _public(v) for k, v in base.items()},
+        "differences": diffs,
+        "n_rows": len(vit), "n_tasks": len(set(task.tolist())), "n_ties": int(np.sum(y == 0.5)),
+        "beats_baselines_on_log_loss": beats, "beats_all_baselines_on_log_loss": not losers,
+        "statement": "The rule beats every baseline on leave-one-task-out log loss." if not losers else
+        "The rule does NOT beat every baseline on leave-one-task-out log loss: it loses to or ties with "
+        + ", ".join(losers) + ".",
+        "external": external,
+        "backbones": fams,
+        "coverage": {"level": INTERVAL_LEVEL, "bands": coverage, "rows": "ViT-B/16 ImageNet-21k (standard and one-shot)"},
+        "calibration": {"bins": [vars(b) for b in metrics.reliability(p, y)],
+                        "ece_if_calibrated": round(metrics.ece_if_calibrated(p), 6)},
+        "decisive": {"n_decisive": int(decisive.sum()), "share_decisive": round(float(decisive.mean()), 6),
+                     "accuracy_when_decisive": round(metrics.sign_accuracy(p[decisive] >= 0.5, y[decisive]), 6)
+                     if decisive.any() else None},
+        "rows": per_row,
+    }
+
+
+def _public(d: dict) -> dict:
+    return {k: v for k, v in d.items() if not k.startswith("_")}

@@ -107,7 +107,8 @@ class AnalyzeSettings(ExtractionSettings):
     )
     backbone: Optional[str] = setting(
         None,
-        "timm name of the ViT you will adapt; the rule covers ViT-B/16 ImageNet-21k and says so for others.",
+        "timm name of the ViT you will adapt; the verdict uses its study family (ViT-B/16 IN-21k, Swin-B IN-21k, "
+        "ViT-B/16 MAE or MoCo v3); other backbones are too close to call.",
         cli="--backbone",
         shared=True,
     )
