@@ -57,6 +57,8 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=40_000)
     ap.add_argument("--subset", type=int, default=4_000)
     ap.add_argument("--work", type=Path, default=Path("/tmp/vpt-scale"))
+    ap.add_argument("--max-images", type=int, default=None,
+                    help="pass --max-images to analyze (default: analyze's own default, 5000)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     big = generate(args.work / f"data{args.images}", args.images)
@@ -84,6 +86,8 @@ def main() -> int:
         cache.mkdir()
         (cache / "engines").symlink_to(args.work / "convert" / "engines")
         cmd = [py, "-m", "vptadvisor", "analyze", str(data), "--format", "json", "--device", "cpu"]
+        if args.max_images is not None:
+            cmd += ["--max-images", str(args.max_images)]
         import resource
 
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -171,7 +171,7 @@ class FeatureCache:
         db = self._connect()
         if db is None:
             return
-        rows = []
+        rows: list[tuple] = []
         for key, features, info, bad in items:
             if bad is not None:
                 rows.append((key.path, key.size, key.mtime_ns, bad, None, None, None))
