@@ -23,6 +23,7 @@ import pytest
 from faultkit import (
     DTD,
     copy_dtd,
+    default_signals,
     make_reference,
     pilot_assets,
     pilot_cli_args,
@@ -91,7 +92,8 @@ def interrupt(args, env, sig=signal.SIGINT, cpu=3.0, group=False) -> Result:
     """Start a command, wait until it has done `cpu` seconds of work, then signal it (or its whole
     process group, as Ctrl-C in a terminal does)."""
     proc = subprocess.Popen([sys.executable, "-m", "vptadvisor", *map(str, args)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=group)
+                            stderr=subprocess.PIPE, text=True, start_new_session=group,
+                            preexec_fn=default_signals)  # noqa: PLW1509 (no threads here)
     try:
         wait_cpu(proc, cpu)
         os.killpg(proc.pid, sig) if group else proc.send_signal(sig)

@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from faultkit import (
     copy_dtd,
+    default_signals,
     make_reference,
     pilot_assets,
     pilot_cli_args,
@@ -49,7 +50,7 @@ def last_line(err: str) -> str:
 
 def interrupted(args, env, sig, cpu=3.0):
     proc = subprocess.Popen([sys.executable, "-m", "vptadvisor", *map(str, args)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)  # noqa: PLW1509 (no threads here)
     wait_cpu(proc, cpu)
     proc.send_signal(sig)
     try:
