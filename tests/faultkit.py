@@ -86,6 +86,13 @@ def make_reference(path: Path, kind: str) -> Path:
     return path
 
 
+def default_signals() -> None:
+    """preexec_fn: the child gets the default SIGINT/SIGTERM handling even when this process was
+    started in the background (where a shell makes it ignore SIGINT, and so would its children)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def wait_cpu(proc: subprocess.Popen, seconds: float, timeout: float = 180.0) -> None:
     """Wait until `proc` (and its children) has used `seconds` of CPU: past start-up, into the work."""
     p = psutil.Process(proc.pid)
@@ -136,7 +143,7 @@ def pilot_interrupted_run(data: Path, weights: Path, run: Path, env: dict) -> Pa
     """A pilot run directory interrupted (SIGINT) after a few checkpointed steps."""
     args = pilot_cli_args(data, weights, run, steps=400) + ["--checkpoint-every", "0"]
     proc = subprocess.Popen([sys.executable, "-m", "vptadvisor", "pilot", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)  # noqa: PLW1509 (no threads here)
     deadline = time.monotonic() + 240
     while _steps_done(run) < 3:
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from faultkit import (
     copy_dtd,
+    default_signals,
     make_reference,
     pilot_assets,
     pilot_cli_args,
@@ -49,7 +50,7 @@ def last_line(err: str) -> str:
 
 def interrupted(args, env, sig, cpu=3.0):
     proc = subprocess.Popen([sys.executable, "-m", "vptadvisor", *map(str, args)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)  # noqa: PLW1509 (no threads here)
     wait_cpu(proc, cpu)
     proc.send_signal(sig)
     try:
@@ -107,14 +108,17 @@ def main() -> None:
     row("-o - (stdout)", r, f"stdout holds JSON: {'analysis' in r[3]}; file '-' made: {(out / '-').exists()}")
     ro = out / "ro"
     ro.mkdir()
-    ro.chmod(0o555)
-    if os.geteuid() == 0:
-        note = "as root a 0555 directory is writable; chattr +i not used"
+    if os.geteuid() == 0:  # root writes into a 0555 directory: use a read-only tmpfs
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], check=False).returncode == 0
+        note = "read-only tmpfs" if mounted else "as root a 0555 directory is writable"
     else:
-        note = ""
+        ro.chmod(0o555)
+        note = "mode 0555"
     row("-o into a read-only directory", run(["analyze", *base, "-o", ro / "x.json"], env), note)
     row("-o onto a directory", run(["analyze", *base, "-o", out], env))
     row("--report into a read-only directory", run(["analyze", *base, "--report", ro / "r.md"], env), note)
+    if os.geteuid() == 0:
+        subprocess.run(["umount", str(ro)], check=False)
     loop = copy_dtd(tmp / "loop1", classes=2, per_class=2)
     (loop / sorted(os.listdir(loop))[1] / "self").symlink_to(".")
     r = run(["analyze", loop, "--min-images", "2", "--format", "json"], env)

@@ -8,12 +8,15 @@ internal error 3 with the path of a log file that holds its traceback (see cli/g
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import typer
 
 from vptadvisor.cli.guard import (
     INTERRUPTED_EXIT,
+    TERMINATED_EXIT,
     guarded,
     install_signals,
     stdout_is_open,
@@ -102,4 +105,16 @@ def main(argv: list[str] | None = None) -> None:
         code = guarded(lambda: _invoke(argv), log)
     finally:
         log.close()
+    if code in (INTERRUPTED_EXIT, TERMINATED_EXIT) and argv is None:
+        # The command line, interrupted: leave now with this code. A second Ctrl-C (or the
+        # interpreter's own bookkeeping of the first) during shutdown could otherwise turn it into
+        # a death by signal; everything that cleans up (temporary files) already ran.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
     sys.exit(code)

@@ -8,7 +8,7 @@
     130  interrupted (SIGINT, Ctrl-C): "Interrupted."
     143  terminated (SIGTERM): "Terminated."
 
-Set VPTADVISOR_DEBUG=1 to let internal errors raise with their traceback instead.
+Set VPTADVISOR_DEBUG=1 to also print an internal error's traceback on stderr (the exit code stays 3).
 """
 
 from __future__ import annotations
@@ -182,20 +182,23 @@ def guarded(run: Callable[[], int], log: SignalLog) -> int:
             _say(f"error: could not write the result to standard output ({exc.strerror}); "
                  "check where stdout goes (a closed pipe, a full disk) and run again.")
             return INTERNAL_ERROR_EXIT
-        if os.environ.get(DEBUG_ENV):
-            raise
+        _debug(exc)
         where = f" {exc.filename}" if exc.filename else ""
         log_path = crash_log(exc)
         _say(f"error: could not access{where} ({exc.strerror or exc}); check the path, its permissions and free "
              f"disk space{_log_hint(log_path)}.")
         return INTERNAL_ERROR_EXIT
     except Exception as exc:  # a bug: never exit 1 (gate failed), never a bare traceback
-        if os.environ.get(DEBUG_ENV):
-            raise
+        _debug(exc)
         log_path = crash_log(exc)
         _say(f"error: internal error ({type(exc).__name__}: {_one_line(str(exc), 200)}); this is a bug in "
              f"vptadvisor{_log_hint(log_path)}, please report it.")
         return INTERNAL_ERROR_EXIT
+
+
+def _debug(exc: BaseException) -> None:
+    if os.environ.get(DEBUG_ENV):
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
 
 def _log_hint(path: Path | None) -> str:

@@ -21,8 +21,9 @@ from vptadvisor.dataset.walk import (
     IMAGE_EXTENSIONS,
     LINK_OUTSIDE,
     Lister,
+    child_path,
     inside,
-    is_hidden,
+    is_image_name,
 )
 from vptadvisor.errors import UsageError
 
@@ -85,7 +86,13 @@ def _from_class_dirs(lister: Lister, base: Path, split: str | None) -> tuple[lis
     for name, class_dir in folders:
         files, n_other = lister.images(class_dir)
         ignored += n_other
-        samples += [Sample(f[cut:].replace(os.sep, "/"), Path(f), name, split) for f in files]
+        folder_paths: dict[str, Path] = {}
+        for folder, file_name in files:
+            parent = folder_paths.get(folder)
+            if parent is None:
+                parent = folder_paths[folder] = Path(folder)
+            rel = folder[cut:].replace(os.sep, "/") + "/" + file_name if len(folder) >= cut else file_name
+            samples.append(Sample(rel, child_path(parent, file_name), name, split))
     return samples, ignored
 
 
@@ -95,12 +102,8 @@ def _split_dirs(lister: Lister, root: Path) -> dict[str, Path]:
 
 def _direct_images(lister: Lister, root: Path) -> tuple[list[Path], int]:
     files = lister.entries(str(root))[1]
-    images = [Path(p) for name, p in files if _is_image_name(name)]
+    images = [Path(p) for name, p in files if is_image_name(name)]
     return images, len(files) - len(images)
-
-
-def _is_image_name(name: str) -> bool:
-    return not is_hidden(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def _detect(root: Path) -> str:

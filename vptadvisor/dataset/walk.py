@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from vptadvisor.errors import UsageError
 
@@ -33,8 +34,20 @@ def is_hidden(name: str) -> bool:
     return name.startswith((".", "__MACOSX"))
 
 
+def _has_image_extension(name: str) -> bool:
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS
+
+
 def is_image_name(name: str) -> bool:
-    return not is_hidden(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+    return not is_hidden(name) and _has_image_extension(name)
+
+
+def child_path(folder: Path, name: str) -> Path:
+    """`folder / name` for a plain file name, at a quarter of the cost where pathlib allows (a
+    million-file listing builds a million of these)."""
+    make = getattr(folder, "_make_child_relpath", None)  # CPython 3.10-3.13; else the public way
+    return make(name) if make is not None and "/" not in name else folder / name
 
 
 def inside(real: str, root_real: str) -> bool:
@@ -107,10 +120,11 @@ class Lister:
             keys.append(_key(path))
         return tuple(keys)
 
-    def images(self, directory: str) -> tuple[list[str], int]:
-        """Every image file below `directory` (sorted paths) and how many other files were passed over.
+    def images(self, directory: str) -> tuple[list[tuple[str, str]], int]:
+        """Every image file below `directory` as (folder, name) pairs, and how many other files were
+        passed over.
         A folder whose (device, inode) is already on the path down to it is a loop: skipped, listed."""
-        found: list[str] = []
+        found: list[tuple[str, str]] = []
         ignored = 0
         stack: list[tuple[str, tuple[tuple[int, int], ...]]] = [(directory, self._parents(directory))]
         while stack:
@@ -123,15 +137,12 @@ class Lister:
                 self.skip(d, TOO_DEEP)
                 continue
             folders, files = self.entries(d)
-            for name, path in files:
-                if is_image_name(name):
-                    found.append(path)
-                else:
-                    ignored += 1
+            n_found = len(found)
+            found.extend((d, name) for name, _ in files if _has_image_extension(name))
+            ignored += len(files) - (len(found) - n_found)
             below = (*parents, key)
             stack.extend((path, below) for _, path in reversed(folders))
-        found.sort()
-        return found, ignored
+        return found, ignored  # in walk order; open_dataset sorts the samples by path
 
 
 def _key(path: str) -> tuple[int, int]:
