@@ -80,21 +80,32 @@ def test_second_run_reads_cache_and_gives_identical_numbers(corpus_dataset, corp
 
     again = analyze(corpus_dataset, min_images=20, kid_subset_size=30, kid_subsets=10)
     assert again.timing.n_computed == 0
-    assert again.timing.n_cached == again.dataset.n_files - 1  # the dangling link is re-checked, never cached
+    assert again.timing.n_cached == again.dataset.n_files  # the dangling link is skipped when listing
     assert again.distance.fid == corpus_json["distance"]["fid"]
     assert again.distance.kid == corpus_json["distance"]["kid"]
     assert [s.__dict__ for s in again.dataset.skipped] == corpus_json["dataset"]["skipped"]
 
 
 def test_corrupt_cache_entry_is_recomputed_not_fatal(corpus_dataset, corpus_json, _isolated_cache):
+    import sqlite3
+
     from vptadvisor.analyze import analyze
 
-    entries = sorted((_isolated_cache / "features").rglob("*.safetensors"))
-    assert entries
-    for i, entry in enumerate(entries[:6]):
-        entry.write_bytes(b"garbage" if i % 2 else entry.read_bytes()[: entry.stat().st_size // 2])
+    databases = sorted((_isolated_cache / "features").rglob("*.sqlite3"))
+    assert databases
+    corrupted = 0
+    for path in databases:
+        db = sqlite3.connect(path)
+        rows = [r[0] for r in db.execute("SELECT path FROM entries WHERE length(features) > 0 ORDER BY path LIMIT 6")]
+        for i, key in enumerate(rows):  # a truncated blob, then a blob of the right length but garbage
+            expr = "substr(features, 1, length(features) / 2)" if i % 2 else "zeroblob(length(features))"
+            db.execute(f"UPDATE entries SET features = {expr} WHERE path = ?", (key,))
+        db.commit()
+        db.close()
+        corrupted += len(rows)
+    assert corrupted >= 6
     again = analyze(corpus_dataset, min_images=20, kid_subset_size=30, kid_subsets=10)
-    assert 1 <= again.timing.n_computed <= 6
+    assert 1 <= again.timing.n_computed <= corrupted
     assert again.distance.fid == pytest.approx(corpus_json["distance"]["fid"], rel=1e-6)
 
 
