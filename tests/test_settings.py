@@ -67,7 +67,7 @@ def test_the_pilot_without_budget_or_steps_still_says_so(tmp_path, capsys, monke
         (["--batch-size", "99999999999999999999"], "--batch-size must be an integer between 1 and 4096"),
         (["--workers", "100000"], "--workers must be an integer between 0 and 256"),
         (["--device", "tpu"], "--device must be one of auto, cpu, cuda, mps, got 'tpu'."),
-        (["--backbone-kwargs", "{bad"], "--backbone-kwargs must be a mapping (as JSON), got '{bad'."),
+        (["--backbone-kwargs", "{bad"], "--backbone-kwargs must be a mapping (a JSON object), got '{bad'."),
     ],
 )
 def test_out_of_range_options_are_exit_2_with_a_sentence(tmp_path, capsys, monkeypatch, args, needle):
@@ -132,7 +132,7 @@ def test_schema_command_prints_json(capsys):
 def test_wrong_python_api_arguments_name_the_key():
     with pytest.raises(UsageError, match="prompt_length must be an integer >= 1"):
         _api_pilot(prompt_length=0)
-    with pytest.raises(UsageError, match="arms must be a list of vpt-deep, vpt-shallow, ft"):
+    with pytest.raises(UsageError, match="Unknown arm 'lora'"):
         _api_pilot(arms=["lora"])
 
 

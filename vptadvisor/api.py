@@ -38,6 +38,8 @@ def _validated(model: type[BaseModel], settings: dict[str, Any]) -> Any:
         key = str(err["loc"][0]) if err["loc"] else "?"
         if key not in model.model_fields:
             raise UsageError(f"unknown argument {key!r}: the arguments are {', '.join(model.model_fields)}.") from None
+        if err["type"] == "sentence":  # a validator's own sentence
+            raise UsageError(f"{key}: {err['msg']}") from None
         raise UsageError(f"{key} must be {describe(model.model_fields[key])}, got {settings.get(key)!r}.") from None
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
 from vptadvisor.errors import UsageError
+from vptadvisor.results.pilot import PilotResult
 from vptadvisor.settings import PilotSettings
 
 
@@ -23,7 +24,7 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
 
-def render(result, console: Console) -> None:
+def render(result: PilotResult, console: Console) -> None:
     from vptadvisor.results import confirmation
 
     table = Table(title=f"Pilot: {Path(result.dataset).name} on {result.backbone} "

@@ -110,17 +110,21 @@ def describe(field: FieldInfo) -> str:
     ann = rest[0] if rest else Any
     origin = typing.get_origin(ann)
     if ann is Duration:
-        text = "a duration like 90s, 30m or 2h"
+        text = "a duration: write it like 90s, 30m, 2h or 1h30m"
     elif origin is Literal:
         text = "one of " + ", ".join(map(str, typing.get_args(ann)))
+    elif origin is typing.Annotated and typing.get_origin(typing.get_args(ann)[0]) is list:
+        (item,) = typing.get_args(typing.get_args(ann)[0])
+        text = "a list of " + ", ".join(map(str, typing.get_args(item)))
     elif origin is list:
         (item,) = typing.get_args(ann)
         if typing.get_origin(item) is Literal:
             text = "a list of " + ", ".join(map(str, typing.get_args(item)))
         else:
             text = {float: "a list of numbers", int: "a list of integers"}.get(item, "a list of strings")
+            text += " (comma-separated on the command line)"
     elif origin is dict or ann is dict:
-        text = "a mapping"
+        text = "a mapping (a JSON object)"
     else:
         text = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(ann, "")
         if typing.get_origin(ann) is typing.Annotated and typing.get_args(ann)[0] is Path:
@@ -195,7 +199,7 @@ def parse_text(info: SettingInfo, text: str) -> Any:
         try:
             return json.loads(t)
         except json.JSONDecodeError:
-            raise ValueError(info.describe() + " (as JSON)") from None
+            raise ValueError(info.describe()) from None
     value: Any = [v.strip() for v in t.split(",") if v.strip()] if origin is list else t
     try:  # pydantic's lax mode turns text into numbers and booleans; the strict model then checks
         return TypeAdapter(info.field.annotation or Any).validate_python(value, strict=False)
@@ -288,6 +292,8 @@ def _bad_value(exc: ValidationError, given: Mapping[str, Any], label: Mapping[st
         return UsageError(f"Bad setting {key}: {err['msg']}.")
     value = given.get(key)
     where = label.get(key, key)
+    if err["type"] == "sentence":  # a validator's own sentence (e.g. "Unknown arm 'lora': ...")
+        return UsageError(f"{where}: {err['msg']}")
     if where.startswith("-"):  # a command-line option
         return UsageError(f"{where} must be {infos[key].describe().replace(' (or null)', '')}, got {value!r}.")
     return UsageError(f"{where} must be {infos[key].describe()}, got {value!r}.")

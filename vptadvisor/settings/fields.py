@@ -37,7 +37,9 @@ def _duration(value: str) -> str:
 # Paths are given as text everywhere (YAML, TOML, the environment): the one lax type of a strict model.
 SettingPath = Annotated[Path, Field(strict=False), AfterValidator(_path)]
 Duration = Annotated[
-    str, AfterValidator(_duration), Field(json_schema_extra={"x-text": "a duration like 90s, 30m or 2h"})
+    str,
+    AfterValidator(_duration),
+    Field(json_schema_extra={"x-text": "a duration: write it like 90s, 30m, 2h or 1h30m"}),
 ]
 
 

@@ -13,9 +13,11 @@ JSON Schema (docs/config.schema.json) and the Python API all follow from the fie
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+import typing
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
 from vptadvisor.features import DEFAULT_BATCH_SIZE, DEFAULT_MAX_IMAGES
 from vptadvisor.settings.fields import MAX_BATCH, MAX_SEED, MAX_WORKERS, Duration, SettingPath, setting
@@ -28,6 +30,26 @@ Arm = Literal["vpt-deep", "vpt-shallow", "ft"]
 # (dataset/images.py DEFAULT_MAX_PIXELS, distance/reference.py DEFAULT_REFERENCE) once merged.
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb bound
 DEFAULT_REFERENCE = "imagenet-sample-1000"
+
+
+def _arms(value: Any) -> Any:
+    """Case-insensitive, each arm once, in the canonical order; an unknown arm named."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        return value  # the type check says what is wrong
+    items = [v.strip().lower() for v in value if v.strip()]
+    arms = typing.get_args(Arm)
+    bad = [a for a in items if a not in arms]
+    if bad or not items:
+        text = f"Unknown arm {bad[0] if bad else '(none)'!r}: choose from {', '.join(arms)}."
+        raise PydanticCustomError("sentence", "{text}", {"text": text})
+    if len(set(items)) != len(items):
+        raise PydanticCustomError("sentence", "Each arm may be listed once in --arms.")
+    return [a for a in arms if a in items]
+
+
+Arms = Annotated[list[Arm], BeforeValidator(_arms)]
 
 
 class Settings(BaseModel):
@@ -184,7 +206,7 @@ class PilotSettings(Settings):
     steps: Optional[int] = setting(
         None, "Training steps per arm instead of (or capped by) a budget: reproducible runs.", cli="--steps", ge=1
     )
-    arms: list[Arm] = setting(
+    arms: Arms = setting(
         ["vpt-deep", "ft"], "Arms to train (comma-separated on the command line).", cli="--arms", min_length=1
     )
     backbone: str = setting("vit_base_patch16_224.augreg_in21k", "timm ViT name.", cli="--backbone", shared=True)
