@@ -117,8 +117,10 @@ def _detect(root: Path) -> str:
         return "folder"
     if _direct_images(probe, root)[0]:
         return "flat"
+    links = sorted(probe.skipped.items())
+    why = f" ({len(links)} link(s) skipped, first {links[0][0]}: {links[0][1]})" if links else ""
     raise UsageError(
-        f"No images found in {root}: use root/<class>/*.jpg, root/train/<class>/*.jpg or a manifest.csv."
+        f"No images found in {root}{why}: use root/<class>/*.jpg, root/train/<class>/*.jpg or a manifest.csv."
     )
 
 
