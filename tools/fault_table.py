@@ -105,7 +105,7 @@ def main() -> None:
     r = run(["analyze", *base, "-o", full], env)
     row("-o onto a character device (/dev/full's twin)", r, f"device kept: {full.is_char_device()}")
     r = run(["analyze", *base, "-o", "-"], env, cwd=out)
-    row("-o - (stdout)", r, f"stdout holds JSON: {'analysis' in r[3]}; file '-' made: {(out / '-').exists()}")
+    row("-o - (stdout)", r, f"stdout holds JSON: {'schema' in r[3]}; file '-' made: {(out / '-').exists()}")
     ro = out / "ro"
     ro.mkdir()
     if os.geteuid() == 0:  # root writes into a 0555 directory: use a read-only tmpfs

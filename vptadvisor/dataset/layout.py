@@ -117,8 +117,10 @@ def _detect(root: Path) -> str:
         return "folder"
     if _direct_images(probe, root)[0]:
         return "flat"
+    links = sorted(probe.skipped.items())
+    why = f" ({len(links)} link(s) skipped, first {links[0][0]}: {links[0][1]})" if links else ""
     raise UsageError(
-        f"No images found in {root}: use root/<class>/*.jpg, root/train/<class>/*.jpg or a manifest.csv."
+        f"No images found in {root}{why}: use root/<class>/*.jpg, root/train/<class>/*.jpg or a manifest.csv."
     )
 
 
@@ -159,7 +161,8 @@ def _manifest_rows(manifest: Path) -> list[tuple[str, dict]]:
                 for row in reader:
                     rows.append((f"{manifest.name} line {reader.line_num}", row))
     except csv.Error as exc:
-        line = getattr(locals().get("reader"), "line_num", "?")
+        done = getattr(locals().get("reader"), "line_num", None)  # lines read before the bad one
+        line = "?" if done is None else done + 1
         raise UsageError(f"{manifest.name} line {line} is not valid CSV ({exc}); fix the file (fields hold at most "
                          f"{MAX_FIELD // 1024} KiB).") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -183,11 +186,12 @@ def _refuse_duplicates(manifest: Path, seen: dict[str, list[tuple[str, str]]]) -
     if not dupes:
         return
     shown = "; ".join(
-        f"{rel} on {', '.join(w.rsplit(' ', 1)[-1] for w, _ in rows)} (labels {', '.join(sorted({lab for _, lab in rows}))})"
+        f"{rel} on lines {', '.join(w.rsplit(' ', 1)[-1] for w, _ in rows)} "
+        f"(labels {', '.join(sorted({lab for _, lab in rows}))})"
         for rel, rows in sorted(dupes.items())[:3]
     )
     more = f" and {len(dupes) - 3} more" if len(dupes) > 3 else ""
-    raise UsageError(f"{manifest.name} lists {len(dupes)} image(s) more than once: {shown} (lines){more}; "
+    raise UsageError(f"{manifest.name} lists {len(dupes)} image(s) more than once: {shown}{more}; "
                      "list each image once.")
 
 

@@ -1,9 +1,10 @@
 """Listing a dataset folder: fast (os.scandir, no stat per plain file), bounded, and safe with links.
 
 Link policy (every layout, folder, split, flat and manifest alike): a symbolic link is followed only
-when its target lies inside the dataset root. A link that leaves the root, a link that loops (points
-at the folder holding it or at one of that folder's parents) and a broken link are *skipped* and
-listed with the reason (`Dataset.skipped`; `analyze` shows them among the skipped files). Loops
+when its target lies inside the dataset root. A link that leaves the root and a link that loops
+(points at the folder holding it or at one of that folder's parents) are *skipped* and listed with
+the reason in `Dataset.skipped` (`analyze` shows them among the skipped files); a broken link
+inside the root is listed as a file, and decoding skips it as unreadable. Loops
 are found by (device, inode): a walk never enters a folder that is already on its path down (a
 link to `.` or `..`, or a bind mount), so a loop can never repeat images or hang.
 
@@ -26,7 +27,6 @@ IMAGE_EXTENSIONS = frozenset(
 )
 LINK_OUTSIDE = "symbolic link to a path outside the dataset root"
 LINK_LOOP = "link loop (a folder that holds itself)"
-LINK_BROKEN = "broken symbolic link"
 TOO_DEEP = f"folder nested deeper than {MAX_DEPTH} levels"
 
 
@@ -83,7 +83,7 @@ class Lister:
 
     def entries(self, directory: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """(folders, files) directly in `directory` as sorted (name, path) pairs: hidden names left
-        out, links leaving the root and broken links skipped (and recorded)."""
+        out, links leaving the root skipped (and recorded)."""
         with os.scandir(directory) as it:
             items = sorted(it, key=lambda e: e.name)
         self._count(len(items))
@@ -96,8 +96,8 @@ class Lister:
                 target = os.path.realpath(e.path)
                 if not inside(target, self.root_real):
                     self.skip(e.path, f"{LINK_OUTSIDE} ({target})")
-                elif not os.path.exists(target):
-                    self.skip(e.path, LINK_BROKEN)
+                elif not os.path.exists(target):  # listed as a file: the decoder skips it as unreadable
+                    files.append((e.name, e.path))
                 elif os.path.isdir(target):
                     folders.append((e.name, e.path))
                 else:
