@@ -89,10 +89,22 @@ def test_second_run_reads_cache_and_gives_identical_numbers(corpus_dataset, corp
 def test_corrupt_cache_entry_is_recomputed_not_fatal(corpus_dataset, corpus_json, _isolated_cache):
     from vptadvisor.analyze import analyze
 
-    entries = sorted((_isolated_cache / "features").rglob("*.safetensors"))
-    assert entries
-    for i, entry in enumerate(entries[:6]):
-        entry.write_bytes(b"garbage" if i % 2 else entry.read_bytes()[: entry.stat().st_size // 2])
+    import sqlite3
+
+    databases = sorted((_isolated_cache / "features").glob("*.sqlite3"))
+    assert databases
+    damaged = 0
+    prefix = os.fsencode(os.path.abspath(corpus_dataset))
+    for path in databases:  # one database per extractor: damage six of this dataset's rows (garbage, truncated)
+        db = sqlite3.connect(str(path))
+        rows = db.execute("SELECT path, features FROM entries WHERE features IS NOT NULL AND substr(path, 1, ?) = ? "
+                          "LIMIT 6", (len(prefix), prefix)).fetchall()
+        for i, (key, blob) in enumerate(rows):
+            db.execute("UPDATE entries SET features = ? WHERE path = ?", (b"garbage" if i % 2 else blob[: len(blob) // 2], key))
+        db.commit()
+        db.close()
+        damaged += len(rows)
+    assert damaged
     again = analyze(corpus_dataset, min_images=20, kid_subset_size=30, kid_subsets=10)
     assert 1 <= again.timing.n_computed <= 6
     assert again.distance.fid == pytest.approx(corpus_json["distance"]["fid"], rel=1e-6)
