@@ -7,7 +7,14 @@ import math
 import pytest
 
 from vptadvisor.errors import UsageError
-from vptadvisor.pilot.budget import LR_CANDIDATES, SEARCH_WASTE, lr_at, parse_budget, plan_arm, shares
+from vptadvisor.pilot.budget import (
+    LR_CANDIDATES,
+    SEARCH_WASTE,
+    lr_at,
+    parse_budget,
+    plan_arm,
+    shares,
+)
 
 
 @pytest.mark.parametrize("text,seconds", [("90s", 90), ("30m", 1800), ("2h", 7200), ("1h30m", 5400),

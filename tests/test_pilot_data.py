@@ -7,10 +7,16 @@ from collections import Counter
 import pytest
 import torch
 from PIL import Image
-
 from test_pilot_helpers import DTD, make_dataset
+
 from vptadvisor.errors import MeasureError
-from vptadvisor.pilot.data import ImageBank, cache_size_for, decode_images, decode_one, make_split
+from vptadvisor.pilot.data import (
+    ImageBank,
+    cache_size_for,
+    decode_images,
+    decode_one,
+    make_split,
+)
 
 
 def test_stratified_split_is_seeded_and_proportional(tmp_path):

@@ -7,8 +7,14 @@ import subprocess
 import sys
 
 import pytest
-
-from test_pilot_helpers import TINY_IMG, TINY_KWARGS, TINY_NAME, make_dataset, make_tiny_weights, tiny_cli_args
+from test_pilot_helpers import (
+    TINY_IMG,
+    TINY_KWARGS,
+    TINY_NAME,
+    make_dataset,
+    make_tiny_weights,
+    tiny_cli_args,
+)
 
 pytestmark = pytest.mark.slow  # subprocess pilots under torchrun
 

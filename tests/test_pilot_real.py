@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_pilot_helpers import DTD, VITS_WEIGHTS
+
 from vptadvisor.pilot import run_pilot
 
 pytestmark = [pytest.mark.slow]

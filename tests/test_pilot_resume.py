@@ -1,4 +1,5 @@
-"""Robustness for real: kill a running pilot (SIGKILL, or Ctrl-C / SIGINT) and resume it."""
+"""Robustness for real: kill a running multi-arm pilot (SIGKILL, or Ctrl-C / SIGINT) and resume it;
+and --resume refuses a damaged or tampered run directory, or a changed dataset, with exit 2."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_pilot_helpers import make_dataset, make_tiny_weights, tiny_cli_args
 
 STEPS = 40
+ARMS = "vpt-deep,vapt,lora,ft,ft-then-pt"  # prompts, VAPT, peft, full FT and the arm that builds on it
+
+pytestmark = pytest.mark.slow  # subprocess pilots
 
 pytestmark = pytest.mark.slow  # subprocess pilots
 
@@ -54,7 +57,7 @@ def wait_for_progress(proc: subprocess.Popen, run: Path, at_least: int, timeout:
 def args_for(assets, run: Path) -> list[str]:
     data, weights = assets
     # a small eval set makes each step cheap; --checkpoint-every 0 checkpoints after every step
-    return tiny_cli_args(data, weights, run, STEPS, ["--checkpoint-every", "0", "--arms", "vpt-deep,ft"])
+    return tiny_cli_args(data, weights, run, STEPS, ["--checkpoint-every", "0", "--arms", ARMS])
 
 
 def resume(run: Path) -> dict:
@@ -83,14 +86,16 @@ def same_training(a: dict, b: dict) -> None:
         assert [v for _, v in x["curve"]["train"]] == pytest.approx([v for _, v in y["curve"]["train"]], rel=1e-4), name
         assert [(c["base_lr"], c["status"], c["steps"]) for c in x["candidates"]] == \
             [(c["base_lr"], c["status"], c["steps"]) for c in y["candidates"]]
+        assert x["status"] == y["status"] and (x["stopped"] or {}).get("round") == (y["stopped"] or {}).get("round")
         assert abs(x["val_accuracy"] - y["val_accuracy"]) <= tol, name
+    assert [r["stopped"] for r in a["halving"]] == [r["stopped"] for r in b["halving"]]
     assert abs(a["difference"]["margin"] - b["difference"]["margin"]) <= 2 * tol
 
 
 def test_killed_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(assets, tmp_path, uninterrupted):
     run = tmp_path / "run"
     proc = start(args_for(assets, run))
-    reached = wait_for_progress(proc, run, at_least=STEPS + 6)  # inside the second arm
+    reached = wait_for_progress(proc, run, at_least=2 * STEPS)  # mid-run: after the first halving round
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not (run / "result.json").exists()

@@ -6,8 +6,15 @@ import json
 import time
 
 import pytest
+from test_pilot_helpers import (
+    TINY_IMG,
+    TINY_KWARGS,
+    TINY_NAME,
+    make_dataset,
+    make_tiny_weights,
+    tiny_cli_args,
+)
 
-from test_pilot_helpers import TINY_IMG, TINY_KWARGS, TINY_NAME, make_dataset, make_tiny_weights, tiny_cli_args
 from vptadvisor.errors import MeasureError, UsageError
 from vptadvisor.pilot import PilotResult, run_pilot
 from vptadvisor.pilot.export import load_pilot_model, read_meta
@@ -38,7 +45,8 @@ def test_step_run_honours_the_json_contract_and_is_reproducible(assets, tmp_path
             assert key in arm
         lo, hi = arm["val_accuracy_interval"]
         assert 0 <= lo <= arm["val_accuracy"] <= hi <= 1
-        assert arm["steps"] == 30 and arm["peak_memory_bytes"] > 0
+        assert (arm["steps"] == 30 or arm["status"] == "stopped") and arm["peak_memory_bytes"] > 0
+        assert arm["bytes_per_task"] == 4 * arm["stored_params"] and arm["paper_params"] == arm["trainable_params"]
     for key in ("budget_seconds", "elapsed_seconds"):
         assert key in data
     assert set(data["difference"]) >= {"margin", "interval", "mcnemar_p"}
@@ -48,7 +56,12 @@ def test_step_run_honours_the_json_contract_and_is_reproducible(assets, tmp_path
     assert data["arms"]["ft"]["trainable_fraction"] == 1.0
     assert {s["path"] for s in data["split"]["skipped"]} == {"class_0/empty.jpg", "class_1/broken.png"}
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert files == ["config.json", "curves.png", "result.json", "vpt-deep.safetensors", "vpt-shallow.safetensors"]
+    assert files == ["config.json", "curves.png", "result.json", "vpt-deep.json", "vpt-deep.safetensors",
+                     "vpt-shallow.json", "vpt-shallow.safetensors"]
+    assert set(data["complementarity"]["disagreement"]) == {"vpt-deep+vpt-shallow", "vpt-deep+ft", "vpt-shallow+ft"}
+    assert set(data["complementarity"]["ensemble"]) >= {"members", "val_accuracy", "ci"}
+    assert [w["alpha"] for w in data["complementarity"]["wise_ft"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert data["ranking"]["best_per_byte"] in data["arms"] and len(data["halving"]) == 2
     assert (tmp_path / "a" / "vpt-deep.safetensors").stat().st_size < 50_000
     again = tiny_run(assets, tmp_path / "b", steps=30, arms="vpt-deep,vpt-shallow,ft")
     for name, arm in r.arms.items():
@@ -64,7 +77,7 @@ def test_saved_prompts_rebuild_the_trained_model(assets, tmp_path):
     model, classes, _ = load_pilot_model(tmp_path / "a" / "vpt-deep.safetensors")
     assert model.prompts.shape == (2, 10, 32) and len(classes) == 4
     full, _, ft_meta = load_pilot_model(tmp_path / "a" / "ft.safetensors")
-    assert ft_meta["arm"] == "ft" and ft_meta["val_accuracy"] == r.arms["ft"].val_accuracy
+    assert ft_meta["arm"] == "ft" and ft_meta["val_accuracy"] == r.arms["ft"].final_val_accuracy
 
 
 def test_a_diverging_candidate_is_dropped_and_reported(assets, tmp_path):
@@ -86,10 +99,9 @@ def test_budget_is_kept_and_shared_fairly(assets, tmp_path):
     # load-tolerant: the budget is never under-used, and the overshoot is bounded by the pilot's own
     # clock (one step and one evaluation past the deadline on a loaded machine), not by a fixed 10 %
     assert 0.9 * 15 <= r.elapsed_seconds <= 1.5 * 15 and wall <= r.elapsed_seconds + 5
-    shares = [a.share_seconds for a in r.arms.values()]
-    assert shares[0] == shares[1]
+    assert sum(a.share_seconds for a in r.arms.values()) <= 15
     for arm in r.arms.values():
-        assert 0.9 * arm.share_seconds <= arm.seconds <= 1.25 * arm.share_seconds + 1
+        assert arm.seconds <= 1.25 * arm.share_seconds + 1
         assert arm.plan["n_evals"] >= 1 and len(arm.curve["val"]) >= 1
         assert abs(sum(arm.seconds_breakdown.values()) - arm.seconds) < 0.05
 
@@ -132,7 +144,8 @@ def test_cli_json_and_table_output_and_errors(assets, tmp_path, capsys):
     assert code == 0 and "vpt-deep" in out and "McNemar" in out and "verdict" in out
     for bad, text in (
         (["--budget", "10"], "90s, 30m, 2h"),
-        (["--budget", "5m", "--arms", "lora"], "Unknown arm"),
+        (["--budget", "5m", "--arms", "prompt"], "Unknown arm"),
+        (["--budget", "5m", "--arms", "ft-then-pt"], "add ft to --arms"),
         (["--budget", "5m", "--backbone", "resnet18", "--random-init"], "VisionTransformer"),
         (["--budget", "5m", "--weights", str(tmp_path / "nope.safetensors")], "does not exist"),
         (["--budget", "5m", "--backbone-kwargs", "[1]"], "JSON object"),

@@ -10,7 +10,14 @@ import pytest
 from scipy import stats as sps
 
 from vptadvisor.errors import UsageError
-from vptadvisor.pilot.stats import Prior, combine, load_prior, paired_difference, prior_from_verdict, wilson_interval
+from vptadvisor.pilot.stats import (
+    Prior,
+    combine,
+    load_prior,
+    paired_difference,
+    prior_from_verdict,
+    wilson_interval,
+)
 
 
 def test_wilson_interval_known_values():

@@ -7,8 +7,8 @@ import math
 import pytest
 import timm
 import torch
-
 from test_pilot_helpers import VITS_WEIGHTS
+
 from vptadvisor.errors import UsageError
 from vptadvisor.pilot.vpt import PromptedViT, prompt_init_bound
 

@@ -41,7 +41,7 @@ def test_the_pilot_takes_dataset_and_its_keys_from_the_config_file(tmp_path, cap
     p = pilot_settings(cfg)
     assert p.dataset == tmp_path / "data" and p.seed == 3 and p.arms == ["vpt-shallow", "ft"] and p.budget == "2h"
     kw = p.kwargs()
-    assert kw["img_size"] == 64 and kw["lrs"] == {"vpt-deep": [5.0, 1.0], "vpt-shallow": [5.0, 1.0]}
+    assert kw["img_size"] == 64 and kw["lrs"] == dict.fromkeys(["vpt-deep", "vpt-shallow", "vapt", "linear", "ft-then-pt"], [5.0, 1.0])
     # `vptadvisor pilot --budget 2h` with no DATASET runs on the file's dataset: it gets past the dataset
     # to the next check (here: no offline weights for the default backbone), not "Pass a DATASET directory"
     monkeypatch.chdir(tmp_path)
@@ -132,8 +132,8 @@ def test_schema_command_prints_json(capsys):
 def test_wrong_python_api_arguments_name_the_key():
     with pytest.raises(UsageError, match="prompt_length must be an integer >= 1"):
         _api_pilot(prompt_length=0)
-    with pytest.raises(UsageError, match="Unknown arm 'lora'"):
-        _api_pilot(arms=["lora"])
+    with pytest.raises(UsageError, match="Unknown arm 'prefix'"):
+        _api_pilot(arms=["prefix"])
 
 
 def _api_pilot(**kw):
@@ -179,3 +179,12 @@ def test_one_device_resolver():
     assert resolve_device("auto") in ("cpu", "cuda", "mps")
     with pytest.raises(UsageError, match="Unknown device 'tpu'"):
         resolve_device("tpu")
+
+
+def test_the_arm_choices_are_the_pilots_arms():
+    from typing import get_args
+
+    from vptadvisor.pilot.arms import ARMS
+    from vptadvisor.settings.models import Arm
+
+    assert get_args(Arm) == ARMS

@@ -30,6 +30,12 @@ def _resolve(name: str, known: dict[str, Path]) -> str | None:
     return name or None
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
 def edges() -> tuple[dict[str, set[str]], list[str]]:
     """{module: modules it imports} and the private cross-package imports."""
     known = modules()
@@ -37,7 +43,14 @@ def edges() -> tuple[dict[str, set[str]], list[str]]:
     private: list[str] = []
     for mod, path in known.items():
         package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {  # imports under `if TYPE_CHECKING:` never run: they make no cycle
+            id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
+            for stmt in block.body for n in ast.walk(stmt)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             targets: list[tuple[str, list[str]]] = []
             if isinstance(node, ast.Import):
                 targets = [(a.name, []) for a in node.names]

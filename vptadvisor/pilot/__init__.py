@@ -7,10 +7,11 @@
 See docs/pilot.md for the method and the JSON contract.
 """
 
+from vptadvisor.pilot.arms import ARMS, DEFAULT_ARMS
 from vptadvisor.pilot.budget import parse_budget
 from vptadvisor.pilot.export import load_pilot_model
 from vptadvisor.pilot.result import ArmResult, Difference, PilotResult, Verdict
-from vptadvisor.pilot.runner import ARMS, DEFAULT_ARMS, PilotInterrupted, run_pilot
+from vptadvisor.pilot.runner import PilotInterrupted, run_pilot
 from vptadvisor.pilot.stats import Prior, load_prior, prior_from_verdict
 from vptadvisor.pilot.vpt import PromptedViT, prompt_init_bound
 

@@ -15,23 +15,12 @@ import re
 from dataclasses import asdict, dataclass
 
 from vptadvisor.errors import UsageError
+from vptadvisor.pilot.arms import LR_CANDIDATES, WARMUP_FRACTION, family
 
 _BUDGET_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 SEARCH_WASTE = 0.35  # largest share of an arm's steps spent on candidates that lose
 MIN_RUNG_STEPS = 4
 
-# Base learning rates (actual = base * global_batch / 256) from the grids of the VPT protocol
-# (../shared/study/hyperparameter_protocols.csv): VPT SGD {0.05 .. 50}, FT AdamW {0.0001 .. 0.005}.
-# K = 4 and 2 candidates sit at the quantiles (2i - 1) / 2K of the grid's log range, snapped to
-# the nearest grid value, so that even K = 2 spans the range. K = 1 takes the smaller of the K = 2
-# pair: a too-large SGD rate ruins the prompts, a too-small one only learns slower (on the real
-# ViT-S/14 and dtd-10, 20 steps of VPT-deep: base 10 -> chance, 1 -> 0.23, 0.25 -> 0.30;
-# benchmarks/pilot_lr_probe.py, docs/pilot.md).
-LR_CANDIDATES = {
-    "vpt": {4: [25.0, 5.0, 0.5, 0.1], 2: [10.0, 0.25], 1: [0.25]},
-    "ft": {4: [0.005, 0.001, 0.0005, 0.0001], 2: [0.001, 0.0005], 1: [0.0005]},
-}
-WARMUP_FRACTION = {"vpt": 10 / 100, "ft": 5 / 100}  # warm-up epochs / epochs of the protocols
 
 
 def parse_budget(text: str) -> float:
@@ -45,10 +34,6 @@ def parse_budget(text: str) -> float:
     if seconds <= 0:
         raise UsageError(f"Budget {text!r} is zero: give the pilot some time, e.g. 30m.")
     return seconds
-
-
-def family(arm: str) -> str:
-    return "ft" if arm == "ft" else "vpt"
 
 
 @dataclass

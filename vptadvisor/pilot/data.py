@@ -52,7 +52,7 @@ class Split:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Split":
+    def from_dict(cls, d: dict) -> Split:
         return cls(classes=list(d["classes"]), train=[(str(a), int(b)) for a, b in d["train"]],
                    val=[(str(a), int(b)) for a, b in d["val"]], source=d["source"],
                    val_fraction=float(d["val_fraction"]), seed=int(d["seed"]), skipped=list(d["skipped"]),

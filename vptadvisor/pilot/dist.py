@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -59,19 +60,14 @@ class Dist:
         dist.broadcast(buf, src=0)
         return buf.tolist()
 
-    def gather_text(self, text: str) -> list[str]:
-        """Every rank's `text`, in rank order, on every rank."""
+    def gather_object(self, obj: Any) -> list[Any]:
+        """Every rank's picklable `obj`, in rank order, on every rank (torch's all_gather_object;
+        only ever used for small JSON-like values the processes of one run computed themselves)."""
         if not self.enabled:
-            return [text]
-        data = torch.tensor(list(text.encode("utf-8")), dtype=torch.uint8)
-        sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(self.world)]
-        dist.all_gather(sizes, torch.tensor([data.numel()], dtype=torch.int64))
-        longest = max(int(t.item()) for t in sizes)
-        pad = torch.zeros(longest, dtype=torch.uint8)
-        pad[: data.numel()] = data
-        parts = [torch.empty_like(pad) for _ in range(self.world)]
-        dist.all_gather(parts, pad)
-        return [bytes(p[: int(n.item())].tolist()).decode("utf-8") for p, n in zip(parts, sizes)]
+            return [obj]
+        out: list[Any] = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
 
     def gather_rows(self, local: torch.Tensor, n_total: int) -> torch.Tensor:
         """Rows i::world were computed by rank i; reassemble all n_total rows in order."""

@@ -1,6 +1,7 @@
 """One arm's model, optimizer, training step and evaluation (single process or DDP).
 
-VPT arms: SGD with momentum 0.9 on prompts + head; full fine-tuning: AdamW on everything. The
+Each arm's model and optimizer follow its spec (vptadvisor/pilot/arms.py): SGD with momentum 0.9
+for the VPT family, AdamW for full fine-tuning and the PETL family. The
 peak learning rate is base_lr * global_batch / 256 (the protocols' scaling rule). A step whose
 mean loss is not finite, or exceeds `explode_factor` (1000) times the loss of a uniform guess
 (ln C), is not applied and the candidate is reported as diverged. The factor is large on
@@ -14,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -23,13 +24,28 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from vptadvisor.pilot.budget import family, peak_lr
+from vptadvisor.pilot import adapters
+from vptadvisor.pilot.arms import ADAPTER_RANK, LORA_RANK, OPTIMIZER, WEIGHT_DECAY, spec
+from vptadvisor.pilot.budget import peak_lr
 from vptadvisor.pilot.checkpoint import RunDir
 from vptadvisor.pilot.data import ImageBank
 from vptadvisor.pilot.dist import Dist
-from vptadvisor.pilot.vpt import DEFAULT_PROMPT_DROPOUT, DEFAULT_PROMPT_LENGTH, PromptedViT
+from vptadvisor.pilot.vapt import DEFAULT_VAPT, VAPTViT, vapt_params_per_block
+from vptadvisor.pilot.vpt import PromptedViT
 
-WEIGHT_DECAY = {"vpt": 1e-4, "ft": 1e-4}
+DEEP_DROPOUT = 0.1  # VPT-deep's prompt dropout (the paper's demo); also mixed and ft-then-pt
+
+
+def default_prompt_length(arm: str) -> int:
+    """Prompt tokens of an arm: deep 10, shallow 50 (docs/pilot.md), VAPT 10, none for the others."""
+    kind = spec(arm).prompts
+    return {"shallow": 50, "deep": 10, "adaptive": DEFAULT_VAPT["length"]}.get(kind, 0)
+
+
+def modifies_backbone(arm: str) -> bool:
+    """Whether training the arm changes the shared backbone's weights in place."""
+    s = spec(arm)
+    return s.backbone in ("full", "bias") or s.after is not None
 
 
 @dataclass
@@ -50,7 +66,9 @@ class Context:
     explode_factor: float = 1000.0
     amp_dtype: torch.dtype | None = None
     backbone_dirty: bool = False
-    keep_full_best: bool = False  # keep a copy of the best fine-tuned model (for --save-backbone)
+    after_state: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # arm -> final backbone
+    channels_last: bool = False
+    compile: bool = False
     readout_scale: float = 1.0  # see vptadvisor/pilot/vpt.py
     prompt_length: dict[str, int] = field(default_factory=dict)
 
@@ -69,32 +87,59 @@ class Live:
     scaler: torch.amp.GradScaler | None
 
 
+def make_model(arm: str, backbone: nn.Module, num_classes: int, prompt_length: int, seed: int) -> PromptedViT:
+    """The arm's model around `backbone` (peft arms wrap a copy of it): see arms.py."""
+    s = spec(arm)
+    if s.prompts == "adaptive":
+        return VAPTViT(backbone, num_classes, length=prompt_length, kernel=DEFAULT_VAPT["kernel"],
+                       rank=DEFAULT_VAPT["rank"], seed=seed)
+    trainable = None
+    if s.backbone in ("lora", "adapter"):
+        backbone = adapters.inject(backbone, s.backbone, LORA_RANK if s.backbone == "lora" else ADAPTER_RANK)
+        trainable = adapters.is_adapter_param
+    elif s.backbone == "bias":
+        trainable = adapters.is_bias
+    return PromptedViT(backbone, num_classes, prompt_length=prompt_length, deep=s.prompts == "deep",
+                       prompt_dropout=DEEP_DROPOUT if s.prompts == "deep" else 0.0, train_backbone=s.trains_backbone,
+                       backbone_trainable=trainable, seed=seed)
+
+
 class ArmEngine:
     def __init__(self, ctx: Context, arm: str):
         self.ctx = ctx
         self.arm = arm
-        self.fam = family(arm)
-        self.prompt_length = 0 if arm == "ft" else int(ctx.prompt_length.get(arm, DEFAULT_PROMPT_LENGTH[arm]))
-        self.prompt_dropout = 0.0 if arm == "ft" else DEFAULT_PROMPT_DROPOUT[arm]
+        self.spec = spec(arm)
+        self.fam = self.spec.family
+        self.prompt_length = int(ctx.prompt_length.get(arm, default_prompt_length(arm))) if self.spec.prompts != "none" else 0
+        self.prompt_dropout = DEEP_DROPOUT if self.spec.prompts == "deep" else 0.0
         self.explode_limit = ctx.explode_factor * max(1.0, math.log(ctx.num_classes))
+
+    def _model(self) -> PromptedViT:
+        ctx, s = self.ctx, self.spec
+        if ctx.backbone_dirty and ctx.pristine is not None:
+            ctx.backbone.load_state_dict(ctx.pristine)
+            ctx.backbone_dirty = False
+        if s.after is not None:
+            if s.after not in ctx.after_state:
+                raise RuntimeError(f"{self.arm} needs the final backbone of {s.after}")
+            ctx.backbone.load_state_dict(ctx.after_state[s.after], strict=False)
+        if modifies_backbone(self.arm):
+            ctx.backbone_dirty = True
+        return make_model(self.arm, ctx.backbone, ctx.num_classes, self.prompt_length, ctx.seed)
 
     # -- building and restoring candidates
     def build(self, base_lr: float, state: dict | None = None) -> Live:
         ctx = self.ctx
-        if ctx.backbone_dirty or (self.arm == "ft" and ctx.pristine is not None):
-            ctx.backbone.load_state_dict(ctx.pristine)
-            ctx.backbone_dirty = False
-        model = PromptedViT(
-            ctx.backbone, ctx.num_classes, prompt_length=self.prompt_length, deep=self.arm == "vpt-deep",
-            prompt_dropout=self.prompt_dropout, train_backbone=self.arm == "ft", seed=ctx.seed,
-        ).to(ctx.device)
+        with torch.random.fork_rng(devices=[]):  # peft draws its init from the global RNG: keep it seeded
+            torch.manual_seed(ctx.seed)
+            model = self._model().to(ctx.device)
+        if ctx.channels_last:
+            model = model.to(memory_format=torch.channels_last)
         model.readout_scale.fill_(ctx.readout_scale)
-        if self.arm == "ft":
-            ctx.backbone_dirty = True
         params = model.trainable_parameters()
         lr = peak_lr(base_lr, ctx.global_batch)
         wd = WEIGHT_DECAY[self.fam]
-        if self.fam == "vpt":
+        if OPTIMIZER[self.fam] == "sgd":
             opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
         else:
             opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
@@ -109,9 +154,11 @@ class ArmEngine:
             if scaler is not None and state.get("scaler"):
                 scaler.load_state_dict(state["scaler"])
         wrapped: nn.Module = model
+        if ctx.compile:
+            wrapped = torch.compile(model)  # type: ignore[assignment]
         if ctx.dist.enabled:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-            wrapped = DDP(model, device_ids=ids)
+            wrapped = DDP(wrapped, device_ids=ids)
         return Live(model=model, wrapped=wrapped, opt=opt, scaler=scaler)
 
     def snapshot(self, live: Live) -> dict:
@@ -121,15 +168,41 @@ class ArmEngine:
             "scaler": live.scaler.state_dict() if live.scaler is not None else {},
         }
 
-    def parameter_counts(self) -> tuple[int, int]:
-        """(trainable, total) parameters: prompts + head for VPT, everything for fine-tuning."""
+    def parameter_counts(self, model: PromptedViT) -> tuple[int, int, int]:
+        """(trainable, total, stored): what trains, the whole model, and what a task must store
+        beside the shared pretrained backbone (ft-then-pt also stores its fine-tuned backbone)."""
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+        stored = trainable
+        if self.spec.after is not None:
+            stored += sum(p.numel() for p in self.ctx.backbone.parameters())
+        return int(trainable), int(total), int(stored)
+
+    def paper_params(self, model: PromptedViT) -> tuple[int, str]:
+        """The trainable-parameter count from the arm's paper formula, and the formula."""
         bb = self.ctx.backbone
-        dim = int(bb.embed_dim)
-        head = dim * self.ctx.num_classes + self.ctx.num_classes
-        prompts = (len(bb.blocks) if self.arm == "vpt-deep" else 1) * self.prompt_length * dim
+        d, depth, c = int(bb.embed_dim), len(bb.blocks), self.ctx.num_classes
+        head = d * c + c
+        s, length = self.spec, self.prompt_length
+        if s.prompts == "adaptive":
+            n = int(math.prod(bb.patch_embed.grid_size))
+            k, r = DEFAULT_VAPT["kernel"], DEFAULT_VAPT["rank"]
+            return (depth * vapt_params_per_block(length, n, d, k, r) + head,
+                    f"depth*(F^2 + L*N + r*D + r + D*r + D) + head, F={k} L={length} N={n} r={r} D={d}")
         backbone = sum(p.numel() for p in bb.parameters())
-        trainable = backbone + head if self.arm == "ft" else prompts + head
-        return trainable, backbone + prompts + head
+        prompts = (depth if s.prompts == "deep" else 1) * length * d if s.prompts != "none" else 0
+        if s.backbone in ("lora", "adapter"):
+            r = LORA_RANK if s.backbone == "lora" else ADAPTER_RANK
+            n = adapters.lora_params(bb, s.backbone, r)
+            which = "qkv, proj" if s.backbone == "lora" else "fc1, fc2"
+            return n + head, f"sum over {which} of r*(d_in + d_out) + head, r={r}"
+        if s.backbone == "bias":
+            return sum(p.numel() for n_, p in bb.named_parameters() if n_.endswith(".bias")) + head, "backbone biases + head"
+        if s.backbone == "full":
+            return backbone + prompts + head, "backbone" + (" + depth*L*D prompts" if prompts else "") + " + head"
+        if prompts:
+            return prompts + head, f"{'depth*' if s.prompts == 'deep' else ''}L*D + head, L={length} D={d}"
+        return head, "D*C + C (head)"
 
     # -- one step and one evaluation
     def _autocast(self):
@@ -144,7 +217,11 @@ class ArmEngine:
         ctx = self.ctx
         offset = ctx.dist.rank * ctx.local_batch
         x, y = ctx.bank.train_batch(step, ctx.global_batch, offset, ctx.local_batch)
+        if ctx.device.type == "cuda":  # pinned host memory: the copy overlaps the previous step
+            x, y = x.pin_memory(), y.pin_memory()
         x, y = x.to(ctx.device, non_blocking=True), y.to(ctx.device, non_blocking=True)
+        if ctx.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         live.model.set_dropout_masks(ctx.seed * 1_000_003 + step, offset, ctx.global_batch)
         live.wrapped.train()
         t = time.perf_counter()
@@ -184,22 +261,23 @@ class ArmEngine:
         self.apply(live, lr if reason is None and not interrupted else None)
         return loss, reason, interrupted
 
-    @torch.inference_mode()
-    def predict(self, live: Live) -> np.ndarray:
-        """Predicted class of every val image, gathered from all processes."""
+    def time_eval_batch(self, live: Live) -> float:
+        """Seconds for the evaluation forward pass of one (local) batch of val images."""
         ctx = self.ctx
-        n = int(ctx.bank.val_y.numel())
-        mine = torch.arange(ctx.dist.rank, n, ctx.dist.world)
+        idx = torch.arange(0, min(int(ctx.bank.val_y.numel()), max(1, ctx.local_batch)))
+        was_training = live.model.training
         live.model.eval()
-        out = torch.empty(len(mine), dtype=torch.int64)
-        bs = max(1, ctx.local_batch)
-        for start in range(0, len(mine), bs):
-            idx = mine[start:start + bs]
-            x = ctx.bank.val_batch(idx).to(ctx.device, non_blocking=True)
-            with self._autocast():
-                logits = live.model(x)
-            out[start:start + len(idx)] = logits.float().argmax(dim=1).cpu()
-        return ctx.dist.gather_rows(out, n).numpy()
+        t = time.perf_counter()
+        with torch.inference_mode(), self._autocast():
+            live.model(ctx.bank.val_batch(idx).to(ctx.device))
+        dt = time.perf_counter() - t
+        live.model.train(was_training)
+        return dt
+
+    def predict(self, live: Live) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted class and class probabilities of every val image, gathered from all processes."""
+        return predict_model(self.ctx, live.model, self._autocast)
+
 
     def accuracy(self, preds: np.ndarray) -> float:
         truth = self.ctx.bank.val_y.numpy()[: len(preds)]
@@ -212,3 +290,23 @@ class ArmEngine:
             run.save_tensors(name, self.snapshot(live))
         self.ctx.dist.barrier()
         return name
+
+
+@torch.inference_mode()
+def predict_model(ctx: Context, model: nn.Module, autocast: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, softmax probabilities) of `model` on the shared val split."""
+    n = int(ctx.bank.val_y.numel())
+    mine = torch.arange(ctx.dist.rank, n, ctx.dist.world)
+    model.eval()
+    out = torch.empty(len(mine), ctx.num_classes, dtype=torch.float32)
+    bs = max(1, ctx.local_batch)
+    for start in range(0, len(mine), bs):
+        idx = mine[start:start + bs]
+        x = ctx.bank.val_batch(idx).to(ctx.device, non_blocking=True)
+        if ctx.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            logits = model(x)
+        out[start:start + len(idx)] = torch.softmax(logits.float(), dim=1).cpu()
+    probs = ctx.dist.gather_rows(out, n).numpy()
+    return probs.argmax(axis=1), probs

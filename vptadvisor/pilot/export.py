@@ -1,9 +1,17 @@
-"""The trained prompts + head a user keeps (safetensors, a few hundred KB), and loading them back.
+"""The trained parameters a user keeps per task (safetensors + JSON config), and loading them back.
 
-A VPT file holds ``prompts`` (sets x length x dim), ``head.weight``, ``head.bias`` and, as
-metadata, what is needed to rebuild the model: backbone name and weights, image size, prompt
-length, deep or shallow, class names, normalisation. Full fine-tuning writes a model file only
-with ``--save-backbone`` (it is the size of the backbone).
+``RUN_DIR/<arm>.safetensors`` holds exactly what the arm trained, under the names of the model
+that `load_pilot_model` rebuilds: ``prompts`` (VPT), ``generators.*`` (VAPT),
+``backbone.blocks.*.lora_A/B.default.weight`` (lora, adapter; peft's names), the backbone's
+``*.bias`` (bitfit), and ``head.weight``/``head.bias`` (every arm). Its metadata (also written
+beside it as ``<arm>.json``) is what is needed to rebuild the model: arm, backbone name and
+weights, image size, prompt length, class names, normalisation, readout scale. Arms that train
+the whole backbone (ft, mixed) write a file only with ``--save-backbone``; ft-then-pt's file holds
+its prompts + head, and needs ft's fine-tuned backbone (``ft.safetensors``, --save-backbone).
+
+    from vptadvisor.pilot import load_pilot_model
+    model, classes, meta = load_pilot_model("runs/pilot-.../lora.safetensors")  # a timm ViT + the arm
+    probs = model(images).softmax(-1)   # images normalised with meta["mean"], meta["std"]
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from vptadvisor.atomic import atomic_path
+from vptadvisor.atomic import atomic_path, write_text
 from vptadvisor.errors import UsageError
 
 
@@ -29,6 +37,7 @@ def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # an ordinary file, like the other results
+    write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -43,13 +52,14 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return json.loads(meta["vptadvisor"])
 
 
-def load_pilot_model(path: str | Path, weights: str | Path | None = None):
-    """Rebuild a pilot's trained model: (PromptedViT in eval mode, class names, metadata).
-    `weights` overrides the backbone checkpoint path stored in the file."""
+def load_pilot_model(path: str | Path, weights: str | Path | None = None, ft_backbone: str | Path | None = None):
+    """Rebuild a pilot's trained model: (model in eval mode, class names, metadata). `weights`
+    overrides the backbone checkpoint path stored in the file; `ft_backbone` is ft.safetensors of
+    the same run, needed for an ft-then-pt file."""
     from safetensors.torch import load_file
 
     from vptadvisor.backbone import create_backbone
-    from vptadvisor.pilot.vpt import PromptedViT
+    from vptadvisor.pilot.engine import make_model
 
     meta = read_meta(path)
     tensors = load_file(str(path))
@@ -57,8 +67,14 @@ def load_pilot_model(path: str | Path, weights: str | Path | None = None):
     backbone, _ = create_backbone(meta["backbone"], None if src == "random" else src, img_size=meta["img_size"],
                                   pretrained=src != "random", model_kwargs=meta.get("backbone_kwargs") or None)
     arm = meta["arm"]
-    model = PromptedViT(backbone, len(meta["classes"]), prompt_length=meta["prompt_length"],
-                        deep=arm == "vpt-deep", train_backbone=arm == "ft")
+    if meta.get("after"):
+        if ft_backbone is None:
+            raise UsageError(f"{path} prompt-tunes the fine-tuned backbone of {meta['after']}: "
+                             f"pass ft_backbone= its {meta['after']}.safetensors (written with --save-backbone).")
+        ft = load_file(str(ft_backbone))
+        backbone.load_state_dict({k[len("backbone."):]: v for k, v in ft.items() if k.startswith("backbone.")},
+                                 strict=False)
+    model = make_model(arm, backbone, len(meta["classes"]), int(meta.get("prompt_length") or 0), 0)
     tensors = {k: v for k, v in tensors.items() if k != "readout_scale"}
     missing = model.load_state_dict(tensors, strict=False)
     model.readout_scale.fill_(float(meta.get("readout_scale", 1.0)))

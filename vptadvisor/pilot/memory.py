@@ -15,15 +15,14 @@ image cache), so the difference between arms is what the training method costs;
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
+import psutil
 import torch
 
 from vptadvisor.heap import libc, release_freed_memory
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _M_MMAP_THRESHOLD = -3
 
 
@@ -36,17 +35,8 @@ def tune_allocator() -> bool:
 
 
 def current_rss() -> int:
-    """Resident set size of this process in bytes. Without /proc (macOS) this falls back to the
-    process's peak so far (ru_maxrss), which cannot be reset between arms."""
-    try:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        import resource
-        import sys
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak if sys.platform == "darwin" else peak * 1024)
+    """Resident set size of this process in bytes (psutil)."""
+    return int(psutil.Process().memory_info().rss)
 
 
 class PeakMemory:
@@ -66,7 +56,7 @@ class PeakMemory:
             self.peak = max(self.peak, current_rss())
             time.sleep(self.interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)

@@ -3,40 +3,52 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import numpy as np
 import torch
 
 from vptadvisor.backbone import BackboneInfo
+from vptadvisor.pilot.arms import spec
 from vptadvisor.pilot.checkpoint import RESULT, RunDir
+from vptadvisor.pilot.complement import complementarity, ranking, wise_ft
 from vptadvisor.pilot.data import ImageBank, Split
 from vptadvisor.pilot.dist import Dist
 from vptadvisor.pilot.export import save_weights
 from vptadvisor.pilot.result import SCHEMA, PilotResult, arm_result, compare
+from vptadvisor.pilot.state import ArmState, RunState
 from vptadvisor.pilot.stats import Prior
 
 
-def export_arm(run: RunDir, ctx, runner, st: dict, info: BackboneInfo, opts, split: Split) -> str | None:
-    """Save an arm's trained weights (rank 0): prompts + head of the best evaluation for VPT arms;
-    for full fine-tuning the whole model, only when --save-backbone asks for it."""
-    best = st.get("best")
+def export_arm(run: RunDir, ctx: Any, runner: Any, st: ArmState, info: BackboneInfo, opts: Any,
+               split: Split) -> str | None:
+    """Save an arm's trained parameters of its best evaluation (rank 0) as ``<arm>.safetensors``
+    plus ``<arm>.json`` (the same metadata): what a task stores beside the pretrained backbone.
+    Arms that train the whole backbone (ft, mixed) are as large as the backbone and are written
+    only with --save-backbone, as their final model (evaluated at its last step)."""
+    best = st.best
     if best is None:
         return None
+    s = spec(st.name)
     meta = {
-        "arm": st["name"], "backbone": info.name, "weights": info.weights, "backbone_kwargs": opts.backbone_kwargs,
-        "img_size": info.img_size, "prompt_length": int(st.get("prompt_length") or 0),
+        "arm": st.name, "backbone": info.name, "weights": info.weights, "backbone_kwargs": opts.backbone_kwargs,
+        "img_size": info.img_size, "prompt_length": int(st.prompt_length or 0), "prompts": s.prompts,
+        "backbone_mode": s.backbone, "after": s.after,
         "classes": split.classes, "mean": list(info.mean), "std": list(info.std),
-        "val_accuracy": best["accuracy"], "step": best["step"], "readout_scale": ctx.readout_scale,
+        "val_accuracy": best.accuracy, "step": best.step, "readout_scale": ctx.readout_scale,
+        "trainable_params": st.trainable_params,
     }
-    name = f"{st['name']}.safetensors"
-    if st["name"] != "ft":
-        if not best.get("file"):
+    name = f"{st.name}.safetensors"
+    if not s.trains_backbone:
+        if not best.file:
             return None
-        tensors = run.load_tensors(best["file"])["model"]
-    elif opts.save_backbone:
-        tensors = runner.best_full_state
-        if tensors is None:  # the best evaluation happened in an earlier session: keep the final model
-            tensors = {k: v.detach().cpu() for k, v in runner.live.model.state_dict().items()}
-            meta["val_accuracy"], meta["step"] = st["evals"][-1]["accuracy"], st["evals"][-1]["step"]
+        tensors = run.load_tensors(best.file)["model"]
+    elif opts.save_backbone:  # the final model: the one ft-then-pt and WiSE-FT build on
+        latest = st.final_file or (st.candidates[st.winner].file if st.winner is not None else None)
+        if latest is None or not st.evals:
+            return None
+        tensors = run.load_tensors(latest)["model"]
+        meta["val_accuracy"], meta["step"] = st.evals[-1].accuracy, st.evals[-1].step
     else:
         return None
     save_weights(run.path / name, tensors, meta)
@@ -50,18 +62,51 @@ def _other_backbone(asked: str | None, trained: str) -> bool:
     rule = load_rule()
     if rule.covers(asked) or rule.covers(trained):
         return rule.covers(asked) != rule.covers(trained)
-    return asked.strip().lower() != trained.strip().lower()
+    return (asked or "").strip().lower() != trained.strip().lower()
 
 
-def finish(run: RunDir, state: dict, opts, info: BackboneInfo, split: Split, bank: ImageBank, prior: Prior | None,
-           d: Dist, dev: torch.device, elapsed_before: float, t_session: float) -> PilotResult:
+def _wise(run: RunDir, state: RunState, ctx: Any, val_y: np.ndarray, time_left: Any) -> list[dict[str, Any]] | None:
+    ft = state.arms.get("ft")
+    if ft is None or ctx is None or ctx.pristine is None:
+        return None
+    name = ft.final_file or (ft.candidates[ft.winner].file if ft.winner is not None else None)
+    if name is None:
+        return None
+    model = run.load_tensors(name)["model"]
+    known: dict[float, float] = {}
+    if ft.phase == "done" and ft.evals:  # ft's final model was evaluated at its last step
+        known[1.0] = ft.evals[-1].accuracy
+    head = None
+    lin = state.arms.get("linear")
+    if lin is not None and lin.best is not None and lin.best.file:
+        saved = run.load_tensors(lin.best.file)["model"]
+        head = {k[len("head."):]: v for k, v in saved.items() if k.startswith("head.")}
+        known[0.0] = lin.best.accuracy  # the pretrained backbone with the linear probe's head
+    return wise_ft(ctx, model, head, val_y, known, time_left)
+
+
+def finish(run: RunDir, state: RunState, opts: Any, info: BackboneInfo, split: Split, bank: ImageBank,
+           prior: Prior | None, d: Dist, dev: torch.device, elapsed_before: float, t_session: float,
+           ctx: Any = None) -> PilotResult:
     from vptadvisor.pilot.plot import plot_curves
 
-    states = state["arms"]
+    states = state.arms
     n_val = len(split.val)
-    arms = {name: arm_result(states[name], len(split.train), opts.batch_size, n_val, states[name].get("weights_file"))
+    val_y = bank.val_y.numpy()
+    arms = {name: arm_result(states[name], len(split.train), opts.batch_size, n_val, states[name].weights_file)
             for name in opts.arms}
-    difference, verdict = compare(states, bank.val_y.numpy(), prior, opts.seed)
+    difference, verdict = compare(states, val_y, prior, opts.seed)
+    comp = complementarity({n: states[n] for n in opts.arms}, val_y, opts.seed)
+    if comp is not None:
+        def time_left() -> float | None:  # keep a few seconds for the figure and the files
+            if not opts.budget_seconds:
+                return None
+            spent = elapsed_before + time.perf_counter() - t_session
+            return opts.budget_seconds - spent - 2 * min(3.0 + 0.01 * opts.budget_seconds, 0.05 * opts.budget_seconds)
+
+        comp["wise_ft"] = _wise(run, state, ctx, val_y, time_left)
+    preds = {n: states[n].best.preds for n in opts.arms if states[n].best is not None}
+    rank = ranking(arms, val_y, preds, opts.seed)  # type: ignore[arg-type]
     notes: list[str] = []
     if prior is not None and prior.units_read_as == "points":
         notes.append("the rule's margin was read in accuracy points and converted to a fraction")
@@ -77,8 +122,9 @@ def finish(run: RunDir, state: dict, opts, info: BackboneInfo, split: Split, ban
         world_size=d.world, img_size=info.img_size, batch_size=opts.batch_size, seed=opts.seed,
         split={"source": split.source, "n_train": len(split.train), "n_val": n_val, "classes": split.classes,
                "val_fraction": split.val_fraction, "skipped": split.skipped},
-        setup_seconds=round(float(state["setup_seconds"]), 3), sessions=len(state["sessions"]),
+        setup_seconds=round(float(state.setup_seconds), 3), sessions=len(state.sessions),
         run_dir=str(run.path), curves_png=None, notes=notes,
+        halving=[r.model_dump() for r in state.rounds], complementarity=comp, ranking=rank,
     )
     if d.main:
         result.curves_png = str(plot_curves(result, run.path / "curves.png"))
@@ -90,4 +136,3 @@ def finish(run: RunDir, state: dict, opts, info: BackboneInfo, split: Split, ban
         run.drop_checkpoints()
     d.barrier()
     return result
-

@@ -20,6 +20,7 @@ points and is divided by 100; its mixture distribution enters by its mean and sd
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,19 +48,19 @@ class Prior:
 
 
 def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (95 % by default)."""
+    """Wilson score interval of a binomial proportion (95 %: scipy's binomtest proportion_ci)."""
     if n <= 0:
         return (0.0, 1.0)
+    level = float(2 * sps.norm.cdf(z) - 1)
+    ci = sps.binomtest(int(correct), int(n)).proportion_ci(confidence_level=level, method="wilson")
     p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))  # exact at p = 0 or 1
+    return (max(0.0, min(p, float(ci.low))), min(1.0, max(p, float(ci.high))))  # exact at p = 0 or 1
 
 
 def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray, *, n_boot: int = 10000, seed: int = 0) -> dict:
-    """accuracy(a) - accuracy(b) on the same images: percentile bootstrap 95 % interval over images,
-    its standard error, and the exact McNemar test on the discordant pairs."""
+    """accuracy(a) - accuracy(b) on the same images: percentile bootstrap 95 % interval over images
+    (scipy.stats.bootstrap on the per-image differences, i.e. paired resampling), its standard
+    error, and the exact McNemar test on the discordant pairs."""
     a = np.asarray(correct_a, dtype=bool)
     b = np.asarray(correct_b, dtype=bool)
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
@@ -67,21 +68,23 @@ def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray, *, n_boot: i
     n = a.size
     diff = a.astype(np.float64) - b.astype(np.float64)
     margin = float(diff.mean())
-    rng = np.random.default_rng(seed)
-    boots = np.empty(n_boot, dtype=np.float64)
-    chunk = max(1, 2_000_000 // n)
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        boots[start:stop] = diff[idx].mean(axis=1)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
+    if np.all(diff == diff[0]):  # every resample gives the same mean
+        lo = hi = margin
+        se = 0.0
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = sps.bootstrap((diff,), np.mean, n_resamples=n_boot, method="percentile", vectorized=True,
+                                batch=max(1, 2_000_000 // n), random_state=np.random.default_rng(seed))
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        se = float(res.standard_error)
     only_a = int(np.sum(a & ~b))
     only_b = int(np.sum(~a & b))
     p = 1.0 if only_a + only_b == 0 else float(sps.binomtest(only_a, only_a + only_b, 0.5).pvalue)
     return {
         "margin": margin,
-        "interval": [float(lo), float(hi)],
-        "se": float(boots.std(ddof=1)),
+        "interval": [lo, hi],
+        "se": se,
         "mcnemar_p": p,
         "n_val": int(n),
         "discordant": {"a_only": only_a, "b_only": only_b},

@@ -32,6 +32,7 @@ draws U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), fan_in = 3*p_h*p_w, fan_ou
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +64,7 @@ class PromptedViT(nn.Module):
         deep: bool = False,
         prompt_dropout: float = 0.0,
         train_backbone: bool = False,
+        backbone_trainable: Callable[[str], bool] | None = None,
         seed: int = 0,
     ):
         super().__init__()
@@ -89,13 +91,13 @@ class PromptedViT(nn.Module):
         with torch.no_grad():
             self.head.weight.copy_(torch.randn(num_classes, embed_dim, generator=gen).clamp_(-2, 2) * 0.01)
             self.head.bias.zero_()
-        for p in self.backbone.parameters():
-            p.requires_grad_(self.train_backbone)
+        for name, p in self.backbone.named_parameters():
+            p.requires_grad_(self.train_backbone or bool(backbone_trainable and backbone_trainable(name)))
         self._mask_spec: tuple[int, int, int] | None = None
         self.train(False)
 
     # -- training mode: a frozen backbone stays in eval mode (no dropout / drop-path / BN updates)
-    def train(self, mode: bool = True) -> "PromptedViT":
+    def train(self, mode: bool = True) -> PromptedViT:
         super().train(mode)
         if not self.train_backbone:
             self.backbone.eval()
@@ -145,11 +147,16 @@ class PromptedViT(nn.Module):
         batch = x.shape[0]
         for i, block in enumerate(bb.blocks):
             if length and (i == 0 or self.deep):
-                p = self._dropped(self.prompts[i if self.deep else 0], batch, i).to(x.dtype)
                 rest = x[:, n_prefix:] if i == 0 else x[:, n_prefix + length:]
+                p = self.block_prompts(i, rest, batch).to(x.dtype)
                 x = torch.cat([x[:, :n_prefix], p, rest], dim=1)
             x = block(x)
         return bb.norm(x)
+
+    def block_prompts(self, block: int, patches: torch.Tensor, batch: int) -> torch.Tensor:
+        """(B, L, D) prompts inserted before `block`; `patches` are that block's input patch tokens
+        (VAPT's prompts are functions of them; VPT's are not)."""
+        return self._dropped(self.prompts[block if self.deep else 0], batch, block)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The class-token readout (B, D) that feeds the head."""

@@ -1,4 +1,4 @@
-"""The pilot's result: typed models with exactly the fields of result.json (`vptadvisor.pilot/1`).
+"""The pilot's result: typed models with exactly the fields of result.json (`vptadvisor.pilot/2`).
 
 Contract (docs/pilot.md): ``arms`` {name: {val_accuracy, val_accuracy_interval, trainable_params,
 peak_memory_bytes, seconds}}, ``budget_seconds``, ``elapsed_seconds``, ``difference`` {margin,
@@ -14,7 +14,8 @@ from pydantic import ConfigDict, Field
 
 from vptadvisor.results.block import Block
 
-SCHEMA = "vptadvisor.pilot/1"
+SCHEMA = "vptadvisor.pilot/2"
+BYTES_PER_PARAM = 4  # float32, as the pilot saves them
 
 
 class Candidate(Block):
@@ -34,7 +35,12 @@ class ArmResult(Block):
     trainable_params: int
     peak_memory_bytes: int
     seconds: float
-    status: str  # ok | truncated | failed
+    status: str  # ok | truncated | stopped | failed | skipped (share too short for a step and an evaluation)
+    bytes_per_task: int  # what a task stores beside the shared pretrained backbone (float32)
+    stored_params: int
+    paper_params: int  # trainable parameters by the arm's paper formula
+    paper_formula: str
+    stopped: Optional[dict[str, Any]]  # arm halving: round, elapsed_seconds, arm_seconds, reason
     total_params: int
     trainable_fraction: float
     final_val_accuracy: Optional[float]
@@ -104,6 +110,9 @@ class PilotResult(Block):
     run_dir: str
     curves_png: Optional[str]
     notes: list[str]
+    halving: list[dict[str, Any]] = Field(default_factory=list)  # one entry per comparison round
+    complementarity: Optional[dict[str, Any]] = None
+    ranking: Optional[dict[str, Any]] = None
 
     model_config = ConfigDict(populate_by_name=True)  # merged with Block's
 

@@ -25,7 +25,9 @@ from vptadvisor.settings.fields import MAX_BATCH, MAX_SEED, MAX_WORKERS, Duratio
 Layout = Literal["auto", "folder", "split", "manifest", "flat"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Resize = Literal["pytorch-fid", "clean"]
-Arm = Literal["vpt-deep", "vpt-shallow", "ft"]
+Arm = Literal[  # vptadvisor.pilot.arms.ARMS (tests/test_settings.py checks they agree)
+    "vpt-deep", "vpt-shallow", "vapt", "lora", "adapter", "bitfit", "linear", "ft", "mixed", "ft-then-pt"
+]
 # The runtime modules keep these names for their own callers; they should import them from here
 # (dataset/images.py DEFAULT_MAX_PIXELS, distance/reference.py DEFAULT_REFERENCE) once merged.
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb bound
@@ -224,13 +226,19 @@ class PilotSettings(Settings):
     )
     seed: int = setting(0, "Seed for every random choice.", cli="--seed", shared=True, ge=0, le=MAX_SEED)
     prompt_length: Optional[int] = setting(
-        None, "Prompt tokens (default: deep 10, shallow 50).", cli="--prompt-length", ge=1
+        None, "Prompt tokens of every prompted arm (default: deep 10, shallow 50, vapt 10).", cli="--prompt-length", ge=1
     )
     vpt_lrs: Optional[list[float]] = setting(
-        None, "Base learning rates to search for VPT arms, e.g. 25,5,1,0.25.", cli="--vpt-lrs", min_length=1
+        None,
+        "Base learning rates to search for the SGD arms (vpt-*, vapt, linear, ft-then-pt), e.g. 25,5,1,0.25.",
+        cli="--vpt-lrs",
+        min_length=1,
     )
     ft_lrs: Optional[list[float]] = setting(
-        None, "Base learning rates to search for full fine-tuning.", cli="--ft-lrs", min_length=1
+        None, "Base learning rates to search for ft and mixed.", cli="--ft-lrs", min_length=1
+    )
+    petl_lrs: Optional[list[float]] = setting(
+        None, "Base learning rates to search for lora, adapter and bitfit.", cli="--petl-lrs", min_length=1
     )
     layout: Layout = setting("auto", "Dataset layout.", cli="--layout", shared=True)
     evals: int = setting(
@@ -243,7 +251,8 @@ class PilotSettings(Settings):
     threads: Optional[int] = setting(None, "CPU threads per process.", cli="--threads", ge=1, le=1024)
     out: Optional[SettingPath] = setting(
         None,
-        "Run directory (default runs/pilot-<time>).",
+        "Run directory, never inside the dataset (default ./runs/pilot-<time>, or the cache dir's runs/ when . is "
+        "inside the dataset).",
         cli="--out",
         validation_alias=AliasChoices("out", "run_dir"),  # run_pilot(run_dir=...) reads on in the Python API
     )
@@ -255,13 +264,18 @@ class PilotSettings(Settings):
     )
     save_backbone: bool = setting(False, "Also save the fine-tuned model (large).", cli="--save-backbone")
     checkpoint_every: float = setting(120.0, "Seconds between checkpoints.", cli="--checkpoint-every", gt=0)
+    compile: bool = setting(
+        False, "Wrap each model in torch.compile (pays off on GPUs for long runs).", cli="--compile/--no-compile"
+    )
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments of vptadvisor.pilot.run_pilot() (dataset excluded)."""
+        from vptadvisor.pilot.arms import ARMS, family  # light: no torch
+
         out = dict(self)
         out.pop("dataset")
-        vpt, ft = out.pop("vpt_lrs"), out.pop("ft_lrs")
-        lrs = ({"vpt-deep": vpt, "vpt-shallow": vpt} if vpt else {}) | ({"ft": ft} if ft else {})
+        by_family = {"vpt": out.pop("vpt_lrs"), "ft": out.pop("ft_lrs"), "petl": out.pop("petl_lrs")}
+        lrs = {arm: by_family[family(arm)] for arm in ARMS if by_family[family(arm)]}
         out.update(lrs=lrs or None, run_dir=out.pop("out"), backbone_kwargs=out["backbone_kwargs"] or None)
         return out
 
