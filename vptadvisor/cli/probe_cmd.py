@@ -3,6 +3,10 @@
     vptadvisor probe-suite            all families: designed, their variants, held back (minutes)
     vptadvisor probe-suite --quick    two small procedural families, no shared data (a test runs it)
     vptadvisor probe-suite --fit      refit data/probe/probe_model.json on the designed tasks
+
+The suite (generators, runner, fitting harness) is dev tooling in tools/probe_suite/ of a source
+checkout, not part of the installed package: the command finds it beside the package and, when it
+runs from an installed wheel without it, says so and exits 2.
 """
 
 from __future__ import annotations
@@ -19,6 +23,19 @@ from rich.table import Table
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
 from vptadvisor.errors import UsageError
+
+
+def _suite_modules():
+    """(suite runner module, fitting module) from tools/probe_suite of the source checkout."""
+    import importlib
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "tools" / "probe_suite" / "suite.py").is_file():
+        raise UsageError("`vptadvisor probe-suite` needs tools/probe_suite from a source checkout of vptadvisor "
+                         "(it is dev tooling, not part of the installed package); run it from a clone of the repository.")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("tools.probe_suite.suite"), importlib.import_module("tools.probe_suite.fit")
 
 
 def _progress(quiet: bool):
@@ -62,9 +79,10 @@ def probe_suite(
     quiet: bool = o.Quiet,
 ) -> None:
     """Score the objective probe on controlled tasks where the images stay fixed and only the labels change."""
-    from vptadvisor.probe.fit import write_model
     from vptadvisor.probe.model import model_path
-    from vptadvisor.probe.suite import fit_from_suite, run_suite
+
+    suite, fitting = _suite_modules()
+    fit_from_suite, run_suite, write_model = suite.fit_from_suite, suite.run_suite, fitting.write_model
 
     progress = _progress(quiet)
     if fit:

@@ -63,13 +63,16 @@ def _predict(b: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 
 def auroc(scores, labels) -> float:
-    """Probability that a random high-disparity item scores above a random low one (ties 1/2)."""
+    """Probability that a random high-disparity item scores above a random low one (ties 1/2):
+    the Mann-Whitney U statistic over n_high * n_low (scipy.stats.mannwhitneyu)."""
+    from scipy.stats import mannwhitneyu
+
     s = np.asarray(scores, dtype=np.float64)
     lab = np.asarray(labels, dtype=bool)
     pos, neg = s[lab], s[~lab]
     if len(pos) == 0 or len(neg) == 0:
         return float("nan")
-    return float(np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])))
+    return float(mannwhitneyu(pos, neg, alternative="two-sided").statistic / (len(pos) * len(neg)))
 
 
 def leave_one_family_out(rows: list[FitRow]) -> dict:

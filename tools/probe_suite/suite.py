@@ -18,10 +18,10 @@ import numpy as np
 
 from vptadvisor.errors import MeasureError, UsageError
 from vptadvisor.probe import probe_objective
-from vptadvisor.probe.fit import FitRow, auroc, fit_model
+from tools.probe_suite.fit import FitRow, auroc, fit_model
 from vptadvisor.probe.model import ProbeModel, load_model
 from vptadvisor.probe.signals import EpisodeConfig, measure
-from vptadvisor.probe.suite_def import FAMILIES, QUICK_FAMILIES, TASKS, SuiteTask, build_family, task_labels
+from tools.probe_suite.suite_def import FAMILIES, NEW_FAMILIES, QUICK_FAMILIES, TASKS, SuiteTask, build_family, task_labels
 
 Progress = Callable[[str], None]
 FIT_SUBSETS = ((0.5, 0), (0.5, 1), (0.3, 0), (0.3, 1))  # (fraction of the images, seed)
@@ -57,12 +57,14 @@ class SuiteResult:
         return asdict(self)
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]  # tools/probe_suite/suite.py -> the checkout
+SHARED_ENV = "VPTADVISOR_SHARED"
+
+
 def default_shared() -> Path | None:
-    """<repo>/../shared when the package runs from a checkout beside it, else $VPTADVISOR_SHARED."""
-    env = os.environ.get("VPTADVISOR_SHARED")
-    if env:
-        return Path(env)
-    guess = Path(__file__).resolve().parents[3] / "shared"
+    """$VPTADVISOR_SHARED, else ../shared beside the checkout; None when neither holds datasets/."""
+    env = os.environ.get(SHARED_ENV)
+    guess = Path(env).expanduser() if env else REPO_ROOT.parent / "shared"
     return guess if (guess / "datasets").is_dir() else None
 
 
@@ -105,6 +107,7 @@ def _aurocs(results: list[TaskResult]) -> dict:
         "designed": score([r for r in results if not r.held_back and not r.variant]),
         "designed_with_variants": score([r for r in results if not r.held_back]),
         "held_back": score([r for r in results if r.held_back]),
+        "held_back_new": score([r for r in results if r.task.split("/")[0] in NEW_FAMILIES]),
         "all": score([r for r in results if not r.variant]),
     }
     return {k: (None if v is None or v != v else round(v, 4)) for k, v in out.items()}
