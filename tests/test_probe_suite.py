@@ -13,9 +13,15 @@ if _REPO not in sys.path:  # tools/ (dev tooling) is importable from the source 
 import numpy as np
 import pytest
 
+from tools.probe_suite.suite_def import (
+    FAMILIES,
+    QUICK_FAMILIES,
+    TASKS,
+    build_family,
+    task_labels,
+)
 from vptadvisor.cli import main
 from vptadvisor.probe.model import load_model, model_path
-from tools.probe_suite.suite_def import FAMILIES, QUICK_FAMILIES, TASKS, build_family, task_labels
 
 
 def run(args: list[str], capsys) -> tuple[int, str, str]:
@@ -64,8 +70,14 @@ def test_shipped_model_file_is_readable_and_documents_its_fit():
     m = load_model()
     d = json.loads(model_path().read_text())
     assert d["probe_version"] == m.probe_version
-    assert m.coef_non_semantic > 0  # more non-semantic label information: higher disparity
-    assert d["fitted_on"]["n_tasks"] == len([t for t in TASKS if not t.held_back])
+    assert m.coef["non_semantic"] > 0  # more non-semantic label information: higher disparity
+    assert m.coef["augment_retention"] < 0  # the label surviving the edits: lower disparity
+    assert 0 < d["prior_high"] < 0.5 and d["prior_high_reason"]  # a stated prior, most datasets categorical
+    assert set(d["coefficients_pool3_only"]) == {"intercept", "non_semantic", "one_dimensional"}
+    from tools.probe_suite.suite_def import FIT_FAMILIES
+
+    assert d["fitted_on"]["n_tasks"] == len([t for t in TASKS if t.family in FIT_FAMILIES])
+    assert d["fitted_on"]["families"] == sorted(FIT_FAMILIES)
     assert not any(f in d["fitted_on"]["families"] for f in {t.family for t in TASKS if t.held_back})
     assert 0.5 < d["leave_one_family_out"]["auroc_all_rows"] <= 1.0
 

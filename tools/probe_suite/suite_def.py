@@ -69,6 +69,11 @@ FAMILIES = {f.name: f for f in (
     Family("dtd-grade130", "dtd_grade130", 130, 130, needs_shared=True),
 )}
 
+# The designed families the probe-2 model is fitted on. scenes-count stays designed (it was looked at
+# while probe 1 was designed) but is scored, not fitted: its features could not be extracted in time
+# on the shared machine when probe 2 was fitted, and the fit was not redone after.
+FIT_FAMILIES = ("inet-rotate", "inet-quadrant", "sprites-64")
+
 # The families added by issue 12 (real photos; their AUROC is reported on its own as "held_back_new").
 NEW_FAMILIES = ("inet-count", "inet-upright", "inet-blur", "dtd-scale", "dtd-grade130")
 
