@@ -160,7 +160,7 @@ def run_suite(quick: bool = False, seed: int = 0, shared: Path | None = None, wo
                                   res.p_high_disparity, res.signals))
     return SuiteResult(
         tasks=results, auroc=_aurocs(results), quick=quick, seed=seed, probe_version=model.probe_version,
-        n_images=sum(len(a) for _, a in feats.values()), extraction_seconds=round(ext_seconds, 2),
+        n_images=sum(len(attrs) for _, attrs, _ in feats.values()), extraction_seconds=round(ext_seconds, 2),
         n_computed=computed, probe_seconds=round(time.perf_counter() - start, 3), work_dir=str(work_dir),
         families=names, prior_high=model.prior_high,
     )
