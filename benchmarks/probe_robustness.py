@@ -10,6 +10,11 @@ and the AUROC of each condition over the tasks. Uses the cached features of `vpt
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ of the checkout
+
 import argparse
 import json
 from pathlib import Path
@@ -20,9 +25,9 @@ from vptadvisor.errors import MeasureError
 from vptadvisor.features.extract import make_extractor
 from vptadvisor.paths import cache_dir
 from vptadvisor.probe import probe_objective
-from vptadvisor.probe.fit import auroc
-from vptadvisor.probe.suite import default_shared
-from vptadvisor.probe.suite_def import FAMILIES, TASKS, build_family, task_labels
+from tools.probe_suite.fit import auroc
+from tools.probe_suite.suite import default_shared
+from tools.probe_suite.suite_def import FAMILIES, TASKS, build_family, task_labels
 
 
 def conditions(labels: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -13,6 +13,11 @@ AUROC below 0.5; 1 - AUROC is its separating power).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ of the checkout
+
 import argparse
 import json
 import time
@@ -21,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from vptadvisor.probe import metrics as M
-from vptadvisor.probe.fit import auroc
+from tools.probe_suite import transfer_metrics as TM
+from tools.probe_suite.fit import auroc
 from vptadvisor.probe.signals import EpisodeConfig, block_gram, encode_labels, episode_signals, episodes
-from vptadvisor.probe.suite import FIT_SUBSETS, default_shared
-from vptadvisor.probe.suite_def import FAMILIES, TASKS, build_family, task_labels
+from tools.probe_suite.suite import FIT_SUBSETS, default_shared
+from tools.probe_suite.suite_def import FAMILIES, TASKS, build_family, task_labels
 
 
 def candidates(pool: np.ndarray, grid: np.ndarray | None, y: np.ndarray, seed: int) -> dict[str, float]:
@@ -32,20 +38,20 @@ def candidates(pool: np.ndarray, grid: np.ndarray | None, y: np.ndarray, seed: i
     out = episode_signals(pool, y, 8)
     G = M.centered_gram(pool)
     rng = np.random.default_rng(seed)
-    out["logme_excess"] = M.logme(G, pool.shape[1], y, k) - M.logme(G, pool.shape[1], rng.permutation(y), k)
-    out["h_score"] = M.h_score(G, pool.shape[1], y, k)
+    out["logme_excess"] = TM.logme(G, pool.shape[1], y, k) - TM.logme(G, pool.shape[1], rng.permutation(y), k)
+    out["h_score"] = TM.h_score(G, pool.shape[1], y, k)
     e, Q = np.linalg.eigh(block_gram(pool))
     P = Q[:, -32:] * np.sqrt(np.clip(e[-32:], 0, None))
-    z = M.kmeans(P, 32, seed)
-    out["nce_normalised"] = M.nce(z, y, 32, k)
+    z = TM.kmeans(P, 32, seed)
+    out["nce_normalised"] = TM.nce(z, y, 32, k)
     d2 = np.stack([np.sum((P - P[z == j].mean(axis=0)) ** 2, axis=1) if np.any(z == j) else np.full(len(P), np.inf)
                    for j in range(32)], axis=1)
     t = np.median(d2.min(axis=1)) + 1e-12
     theta = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / t)
     theta /= theta.sum(axis=1, keepdims=True)
-    out["leep_excess"] = M.leep(theta, y, k) - float(np.sum(np.bincount(y) / len(y) * np.log(np.bincount(y) / len(y))))
+    out["leep_excess"] = TM.leep(theta, y, k) - float(np.sum(np.bincount(y) / len(y) * np.log(np.bincount(y) / len(y))))
     kr = M.loo_r2_ridge(block_gram(pool), y, k).kappa
-    out["knn_kappa_gap"] = kr - M.knn_loo(pool, y, k, 8)[1]
+    out["knn_kappa_gap"] = kr - TM.knn_loo(pool, y, k, 8)[1]
     if grid is not None:
         lin = out["r2_linear"]
         both = M.loo_r2_ridge(block_gram(pool) + block_gram(grid), y, k).r2

@@ -42,7 +42,9 @@ def test_content_labels_low_and_nuisance_labels_high(scene):
     low = probe_objective({"pool3": F}, content)
     high = probe_objective({"pool3": F}, where)
     assert isinstance(low, ProbeResult)
-    assert low.p_high_disparity < 0.3 < 0.7 < high.p_high_disparity
+    # the signals' likelihood ratio separates them; the shipped prior (0.2) keeps P honest
+    assert low.signals["log_likelihood_ratio"] < -1 and high.signals["log_likelihood_ratio"] > 0.5
+    assert low.p_high_disparity < low.prior_high < high.p_high_disparity
     assert low.signals["non_semantic"] < high.signals["non_semantic"]
     assert "%" in low.evidence and "P(high disparity)" in high.evidence
 
@@ -54,7 +56,9 @@ def test_to_dict_is_the_json_contract(scene):
     assert 0.0 <= d["p_high_disparity"] <= 1.0
     assert d["probe_version"] == load_model().probe_version
     assert all(isinstance(v, float) for v in d["signals"].values())
-    assert {"r2_linear", "r2_neighbours", "non_semantic", "one_dimensional", "logit"} <= set(d["signals"])
+    assert {"r2_linear", "r2_neighbours", "non_semantic", "one_dimensional", "logit", "log_likelihood_ratio"} <= set(d["signals"])
+    assert d["prior_high"] == load_model().prior_high and d["augmented_images"] == 0
+    assert set(d["meanings"]) == {"non_semantic", "one_dimensional"}
     json.loads(json.dumps(d))
 
 
@@ -80,8 +84,8 @@ def test_robust_to_subsampling_imbalance_and_class_count(scene):
         (imb, [content[i] for i in imb], [where[i] for i in imb]),
         (np.arange(len(F)), two, [w if w == "p0" else "p-other" for w in where]),
     ):
-        lo = probe_objective({"pool3": F[rows]}, labels_low).p_high_disparity
-        hi = probe_objective({"pool3": F[rows]}, labels_high).p_high_disparity
+        lo = probe_objective({"pool3": F[rows]}, labels_low, prior_high=0.5).p_high_disparity
+        hi = probe_objective({"pool3": F[rows]}, labels_high, prior_high=0.5).p_high_disparity
         assert lo < 0.5 < hi
 
 
@@ -101,6 +105,28 @@ def test_measure_errors_are_one_clear_sentence(labels, message):
 def test_missing_pool3_is_a_measure_error():
     with pytest.raises(MeasureError, match="pool3"):
         probe_objective({"mixed_6e_g2": np.zeros((40, 8))}, ["a", "b"] * 20)
+
+
+def test_small_and_unbalanced_data_is_said_and_pulled_to_the_prior(scene):
+    F, _, where = scene
+    full = probe_objective({"pool3": F}, where)
+    assert not full.weak_evidence and full.evidence_weight["size"] == 1.0
+    rows = np.concatenate([np.flatnonzero(np.array(where) == w)[:n] for w, n in zip(("p0", "p1", "p2", "p3"), (50, 12, 12, 12))])
+    small = probe_objective({"pool3": F[rows]}, [where[i] for i in rows])
+    assert small.weak_evidence and "pulled toward its prior" in small.evidence and "unbalanced" in small.evidence
+    prior = load_model().prior_high
+    assert abs(small.p_high_disparity - prior) < abs(full.p_high_disparity - prior)
+    assert small.evidence_weight["weight"] < full.evidence_weight["weight"]
+
+
+def test_prior_override_moves_p_as_bayes_says(scene):
+    F, content, _ = scene
+    a = probe_objective({"pool3": F}, content, prior_high=0.2)
+    b = probe_objective({"pool3": F}, content, prior_high=0.5)
+    logit = lambda p: np.log(p / (1 - p))
+    assert logit(b.p_high_disparity) - logit(a.p_high_disparity) == pytest.approx(logit(0.5) - logit(0.2), abs=1e-3)
+    with pytest.raises(Exception, match="between 0 and 1"):
+        probe_objective({"pool3": F}, content, prior_high=1.0)
 
 
 def test_small_classes_are_left_out_and_counted(scene):

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+_REPO = str(Path(__file__).resolve().parents[1])
+if _REPO not in sys.path:  # tools/ (dev tooling) is importable from the source checkout
+    sys.path.insert(0, _REPO)
+
 import numpy as np
 import pytest
 
+from tools.probe_suite import transfer_metrics as TM
 from vptadvisor.probe import metrics as M
 from vptadvisor.probe.signals import block_gram
 
@@ -51,7 +59,7 @@ def test_knn_r2_and_vote_by_brute_force():
         P[i] = Y[np.argsort(-s, kind="stable")[:5]].mean(0)
     null = np.sum((Y - Y.mean(0)) ** 2) * (30 / 29) ** 2
     assert M.knn_r2(F, y, k, 5) == pytest.approx(1 - np.sum((Y - P) ** 2) / null)
-    bacc, kap = M.knn_loo(F, y, k, 5)
+    bacc, kap = TM.knn_loo(F, y, k, 5)
     assert 0.5 < bacc <= 1 and kap == pytest.approx((bacc - 1 / 3) / (2 / 3))
 
 
@@ -89,7 +97,7 @@ def _logme_primal(F, y, k, iters=100):
 def test_logme_dual_matches_the_primal_algorithm():
     F, y, k = _data(n=80, d=6)
     Fc = F - F.mean(0)
-    assert M.logme(Fc @ Fc.T, F.shape[1], y, k, iters=200) == pytest.approx(_logme_primal(F, y, k), rel=1e-5)
+    assert TM.logme(Fc @ Fc.T, F.shape[1], y, k, iters=200) == pytest.approx(_logme_primal(F, y, k), rel=1e-5)
 
 
 def test_logme_and_h_score_prefer_real_labels_over_shuffled():
@@ -97,8 +105,8 @@ def test_logme_and_h_score_prefer_real_labels_over_shuffled():
     Fc = F - F.mean(0)
     G = Fc @ Fc.T
     shuffled = np.random.default_rng(1).permutation(y)
-    assert M.logme(G, 20, y, k) > M.logme(G, 20, shuffled, k)
-    assert M.h_score(G, 20, y, k) > M.h_score(G, 20, shuffled, k)
+    assert TM.logme(G, 20, y, k) > TM.logme(G, 20, shuffled, k)
+    assert TM.h_score(G, 20, y, k) > TM.h_score(G, 20, shuffled, k)
 
 
 def test_h_score_matches_the_direct_shrinkage_formula():
@@ -113,20 +121,20 @@ def test_h_score_matches_the_direct_shrinkage_formula():
     A = (1 - rho) * S + rho * mu * np.eye(d)
     means = np.stack([Fc[y == c].mean(0) for c in range(k)])
     B = means[y].T @ means[y] / n
-    assert M.h_score(Fc @ Fc.T, d, y, k) == pytest.approx(np.trace(np.linalg.solve(A, B)) / (k - 1), rel=1e-8)
+    assert TM.h_score(Fc @ Fc.T, d, y, k) == pytest.approx(np.trace(np.linalg.solve(A, B)) / (k - 1), rel=1e-8)
 
 
 def test_nce_and_leep_limits():
     y = np.repeat(np.arange(3), 20)
-    assert M.nce(y.copy(), y, 3, 3) == pytest.approx(1.0)
-    assert M.nce(np.zeros(60, dtype=int), y, 3, 3) == pytest.approx(0.0)
-    assert M.leep(np.eye(3)[y], y, 3) == pytest.approx(0.0)
-    assert M.leep(np.full((60, 3), 1 / 3), y, 3) == pytest.approx(np.log(1 / 3))
+    assert TM.nce(y.copy(), y, 3, 3) == pytest.approx(1.0)
+    assert TM.nce(np.zeros(60, dtype=int), y, 3, 3) == pytest.approx(0.0)
+    assert TM.leep(np.eye(3)[y], y, 3) == pytest.approx(0.0)
+    assert TM.leep(np.full((60, 3), 1 / 3), y, 3) == pytest.approx(np.log(1 / 3))
 
 
 def test_kmeans_is_deterministic_and_finds_separated_clusters():
     rng = np.random.default_rng(0)
     F = np.concatenate([rng.normal(size=(20, 2)) + c for c in ([0, 0], [20, 0], [0, 20])])
-    z1, z2 = M.kmeans(F, 3, seed=5), M.kmeans(F, 3, seed=5)
+    z1, z2 = TM.kmeans(F, 3, seed=5), TM.kmeans(F, 3, seed=5)
     assert np.array_equal(z1, z2)
-    assert M.nce(z1, np.repeat(np.arange(3), 20), 3, 3) == pytest.approx(1.0)
+    assert TM.nce(z1, np.repeat(np.arange(3), 20), 3, 3) == pytest.approx(1.0)

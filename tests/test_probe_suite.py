@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+_REPO = str(Path(__file__).resolve().parents[1])
+if _REPO not in sys.path:  # tools/ (dev tooling) is importable from the source checkout
+    sys.path.insert(0, _REPO)
 
 import numpy as np
 import pytest
 
+from tools.probe_suite.suite_def import (
+    FAMILIES,
+    QUICK_FAMILIES,
+    TASKS,
+    build_family,
+    task_labels,
+)
 from vptadvisor.cli import main
 from vptadvisor.probe.model import load_model, model_path
-from vptadvisor.probe.suite_def import FAMILIES, QUICK_FAMILIES, TASKS, build_family, task_labels
 
 
 def run(args: list[str], capsys) -> tuple[int, str, str]:
@@ -59,8 +70,14 @@ def test_shipped_model_file_is_readable_and_documents_its_fit():
     m = load_model()
     d = json.loads(model_path().read_text())
     assert d["probe_version"] == m.probe_version
-    assert m.coef_non_semantic > 0  # more non-semantic label information: higher disparity
-    assert d["fitted_on"]["n_tasks"] == len([t for t in TASKS if not t.held_back])
+    assert m.coef["non_semantic"] > 0  # more non-semantic label information: higher disparity
+    assert m.coef["augment_retention"] < 0  # the label surviving the edits: lower disparity
+    assert 0 < d["prior_high"] < 0.5 and d["prior_high_reason"]  # a stated prior, most datasets categorical
+    assert set(d["coefficients_pool3_only"]) == {"intercept", "non_semantic", "one_dimensional"}
+    from tools.probe_suite.suite_def import FIT_FAMILIES
+
+    assert d["fitted_on"]["n_tasks"] == len([t for t in TASKS if t.family in FIT_FAMILIES])
+    assert d["fitted_on"]["families"] == sorted(FIT_FAMILIES)
     assert not any(f in d["fitted_on"]["families"] for f in {t.family for t in TASKS if t.held_back})
     assert 0.5 < d["leave_one_family_out"]["auroc_all_rows"] <= 1.0
 
@@ -85,6 +102,26 @@ def test_quick_suite_end_to_end(tmp_path, capsys):
     assert [t["p_high_disparity"] for t in again["tasks"]] == [t["p_high_disparity"] for t in res["tasks"]]
     code, table, _ = run(["probe-suite", "--quick", "--work-dir", str(tmp_path)], capsys)
     assert code == 0 and "AUROC" in table and "scenes-count/count" in table
+
+
+def test_new_families_are_held_back_and_real(tmp_path, shared):
+    from tools.probe_suite.suite_def import NEW_FAMILIES
+
+    new = [t for t in TASKS if t.family in NEW_FAMILIES]
+    assert all(t.held_back for t in new) and {t.disparity for t in new} == {"low", "high"}
+    assert all(FAMILIES[f].needs_shared for f in NEW_FAMILIES)  # built from real photos
+    paths, attrs = build_family(FAMILIES["dtd-grade130"], tmp_path, 0, False, shared)
+    grades = np.unique([a["grade"] for a in attrs], return_counts=True)[1]
+    assert len(paths) == 130 and sorted(grades.tolist()) == [20, 20, 20, 20, 50]
+
+
+def test_default_shared_follows_the_env_var(tmp_path, monkeypatch):
+    from tools.probe_suite.suite import default_shared
+
+    monkeypatch.setenv("VPTADVISOR_SHARED", str(tmp_path))
+    assert default_shared() is None  # no datasets/ there: the shared families are skipped, not guessed
+    (tmp_path / "datasets").mkdir()
+    assert default_shared() == tmp_path
 
 
 def test_usage_errors(capsys, tmp_path):

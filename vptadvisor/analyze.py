@@ -136,7 +136,8 @@ def analyze(
     n_train = train_size if train_size is not None else summary.n_train
     train = [i for i, s in enumerate(kept) if s.split == "train"] or list(range(len(kept)))
     objective_block = decide_objective(objective, {k: v[train] for k, v in extraction.features.items()},
-                                       [kept[i].label for i in train], seed=seed)
+                                       [kept[i].label for i in train], seed=seed,
+                                       images=[kept[i].path for i in train], extractor=extractor)
     prediction = decision_rule.predict(
         fid=matched.value, fid_sd=matched.sd, p_high_disparity=objective_block["p_high_disparity"], n_train=n_train,
         backbone=backbone, n_fid_images=matched.n_standard, n_ref_images=ref.n_images,

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 SHAPES = ("circle", "square", "triangle", "diamond")
 
 
-def _background(rng: np.random.Generator, size: int) -> Image.Image:
+def background(rng: np.random.Generator, size: int) -> Image.Image:
     yy, xx = np.mgrid[0:size, 0:size] / size
     base = rng.uniform(40, 200, size=3)
     tilt = rng.uniform(-60, 60, size=(2, 3))
@@ -52,14 +52,14 @@ def render_scene(rng: np.random.Generator, n_objects: int, size: int = 128, shap
     `shape` (the probe suite's scenes)."""
     if shape is not None and shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
-    img = _background(rng, size)
+    img = background(rng, size)
     draw = ImageDraw.Draw(img)
     placed: list[tuple[float, float, float]] = []
     while len(placed) < n_objects:
         spot = _free_spot(rng, placed, size)
         if spot is None:
             placed.clear()  # crowded: start the scene over
-            img = _background(rng, size)
+            img = background(rng, size)
             draw = ImageDraw.Draw(img)
             continue
         cx, cy, r = spot

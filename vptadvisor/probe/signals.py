@@ -24,14 +24,14 @@ Signals of one episode (pool3 features F, centred and scaled to unit mean square
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
+from vptadvisor.blas import single_thread_blas
 from vptadvisor.errors import MeasureError
 from vptadvisor.probe import metrics as M
-from vptadvisor.blas import single_thread_blas
 
 POOL = "pool3"
 R2_FLOOR = 0.05  # ratios of R² use at least this denominator
@@ -67,7 +67,7 @@ def encode_labels(labels: Sequence, min_per_class: int) -> tuple[np.ndarray, lis
     remap[keep] = np.arange(int(keep.sum()))
     y = remap[inverse]
     notes = {
-        "n_images": len(names), "n_classes": int(len(classes)), "n_classes_used": int(keep.sum()),
+        "n_images": len(names), "n_classes": len(classes), "n_classes_used": int(keep.sum()),
         "n_images_used": int(np.sum(y >= 0)), "smallest_class": int(counts[keep].min()),
         "largest_class": int(counts[keep].max()),
     }

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vptadvisor.synthetic import SHAPES, _background, draw_shape, render_scene
+from vptadvisor.synthetic import SHAPES, background, draw_shape, render_scene
 
 # Coarse WordNet groups of the 1000 ImageNet classes, as ranges of the sorted wnid index.
 IMAGENET_GROUPS = {
@@ -27,12 +27,12 @@ IMAGENET_GROUPS = {
 SPRITE_SHAPES = ("ellipse", "rectangle", "triangle")
 
 
-def _balanced(rng: np.random.Generator, n: int, values: int) -> np.ndarray:
+def balanced(rng: np.random.Generator, n: int, values: int) -> np.ndarray:
     """n labels in range(values), each (almost) equally often, in random order."""
     return rng.permutation(np.arange(n) % values)
 
 
-def _square(img: Image.Image, side: int) -> Image.Image:
+def square(img: Image.Image, side: int) -> Image.Image:
     w, h = img.size
     s = min(w, h)
     box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
@@ -43,7 +43,7 @@ def imagenet_files(shared: Path) -> list[Path]:
     return sorted((shared / "datasets" / "imagenet-sample-1000").glob("*.JPEG"))
 
 
-def _grouped_imagenet(shared: Path, rng: np.random.Generator, n: int) -> list[tuple[Path, int, int]]:
+def grouped_imagenet(shared: Path, rng: np.random.Generator, n: int) -> list[tuple[Path, int, int]]:
     """n (file, group index, the file's index among the sorted wnids) triples, n // 4 per coarse
     group, drawn without replacement."""
     files = imagenet_files(shared)
@@ -58,12 +58,12 @@ def _grouped_imagenet(shared: Path, rng: np.random.Generator, n: int) -> list[tu
     return [out[i] for i in order]
 
 
-def _rgb(path: Path) -> Image.Image:
+def rgb(path: Path) -> Image.Image:
     with Image.open(path) as im:
         return im.convert("RGB")
 
 
-def _noise_canvas(rng: np.random.Generator, size: int) -> Image.Image:
+def noise_canvas(rng: np.random.Generator, size: int) -> Image.Image:
     base = rng.uniform(90, 170)
     arr = base + rng.normal(0, 12, size=(size, size, 1)) + rng.normal(0, 4, size=(size, size, 3))
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
@@ -74,11 +74,11 @@ def _noise_canvas(rng: np.random.Generator, size: int) -> Image.Image:
 def inet_rotate(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> list[dict]:
     """Whole ImageNet photos (square crop) rotated by 0/90/180/270 degrees."""
     rng = np.random.default_rng(seed)
-    pairs = _grouped_imagenet(shared, rng, n)
-    rot = _balanced(rng, len(pairs), 4)
+    pairs = grouped_imagenet(shared, rng, n)
+    rot = balanced(rng, len(pairs), 4)
     attrs = []
     for i, ((path, g, wnid), r) in enumerate(zip(pairs, rot)):
-        img = _square(_rgb(path), size).rotate(90 * int(r))
+        img = square(rgb(path), size).rotate(90 * int(r))
         img.save(out / f"{i:05d}.png")
         attrs.append({"object": g, "rotation": int(r), "wnid_index": wnid})
     return attrs
@@ -87,15 +87,15 @@ def inet_rotate(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> 
 def inet_quadrant(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> list[dict]:
     """One ImageNet thumbnail pasted in one quadrant of a noisy grey canvas."""
     rng = np.random.default_rng(seed)
-    pairs = _grouped_imagenet(shared, rng, n)
-    quad = _balanced(rng, len(pairs), 4)
+    pairs = grouped_imagenet(shared, rng, n)
+    quad = balanced(rng, len(pairs), 4)
     thumb = int(size * 0.44)
     attrs = []
     for i, ((path, g, wnid), q) in enumerate(zip(pairs, quad)):
-        canvas = _noise_canvas(rng, size)
+        canvas = noise_canvas(rng, size)
         half = size // 2
         jx, jy = rng.integers(0, half - thumb + 1, size=2)
-        canvas.paste(_square(_rgb(path), thumb), (int(q % 2) * half + int(jx), int(q // 2) * half + int(jy)))
+        canvas.paste(square(rgb(path), thumb), (int(q % 2) * half + int(jx), int(q // 2) * half + int(jy)))
         canvas.save(out / f"{i:05d}.png")
         attrs.append({"object": g, "quadrant": int(q), "wnid_index": wnid})
     return attrs
@@ -104,13 +104,13 @@ def inet_quadrant(out: Path, n: int, seed: int, shared: Path, size: int = 128) -
 def inet_copies(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> list[dict]:
     """1-4 copies of one ImageNet thumbnail, pasted without overlap on a noisy canvas."""
     rng = np.random.default_rng(seed)
-    pairs = _grouped_imagenet(shared, rng, n)
-    counts = _balanced(rng, len(pairs), 4) + 1
+    pairs = grouped_imagenet(shared, rng, n)
+    counts = balanced(rng, len(pairs), 4) + 1
     thumb = int(size * 0.3)
     attrs = []
     for i, ((path, g, wnid), k) in enumerate(zip(pairs, counts)):
-        canvas = _noise_canvas(rng, size)
-        tile = _square(_rgb(path), thumb)
+        canvas = noise_canvas(rng, size)
+        tile = square(rgb(path), thumb)
         placed: list[tuple[int, int]] = []
         while len(placed) < k:
             x, y = (int(v) for v in rng.integers(0, size - thumb + 1, size=2))
@@ -148,12 +148,12 @@ def dtd_orient(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> l
         mine = [p for p, cc in files if cc == c]
         chosen += [(mine[i], c) for i in sorted(rng.choice(len(mine), size=per, replace=False))]
     chosen = [chosen[i] for i in rng.permutation(len(chosen))]
-    angle = _balanced(rng, len(chosen), 4)
+    angle = balanced(rng, len(chosen), 4)
     attrs = []
     for i, ((path, c), a) in enumerate(zip(chosen, angle)):
-        img = _rgb(path)
+        img = rgb(path)
         s = min(img.size)
-        img = _square(img, s).rotate(45 * int(a), resample=Image.BICUBIC)
+        img = square(img, s).rotate(45 * int(a), resample=Image.BICUBIC)
         inner = int(s / np.sqrt(2))
         off = (s - inner) // 2
         img.crop((off, off, off + inner, off + inner)).resize((size, size), Image.BICUBIC).save(out / f"{i:05d}.png")
@@ -184,8 +184,8 @@ def _sprite(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: floa
 def sprites(out: Path, n: int, seed: int, size: int = 64, coloured: bool = False) -> list[dict]:
     """dSprites-like: shape, scale, orientation, x and y; white on black, or coloured on noise."""
     rng = np.random.default_rng(seed)
-    shape = _balanced(rng, n, len(SPRITE_SHAPES))
-    xb, yb, ob, sb = (_balanced(rng, n, 4) for _ in range(4))
+    shape = balanced(rng, n, len(SPRITE_SHAPES))
+    xb, yb, ob, sb = (balanced(rng, n, 4) for _ in range(4))
     attrs = []
     for i in range(n):
         r = size * (0.12 + 0.045 * sb[i])
@@ -195,7 +195,7 @@ def sprites(out: Path, n: int, seed: int, size: int = 64, coloured: bool = False
         cy = margin + span * (yb[i] + rng.uniform(0, 1))
         angle = np.pi / 4 * (ob[i] + rng.uniform(0, 1))
         if coloured:
-            img = _background(rng, size)
+            img = background(rng, size)
             color = tuple(int(v) for v in rng.integers(0, 256, size=3))
         else:
             img = Image.new("RGB", (size, size), (0, 0, 0))
@@ -211,8 +211,8 @@ def sprites(out: Path, n: int, seed: int, size: int = 64, coloured: bool = False
 def scenes_count(out: Path, n: int, seed: int, size: int = 128) -> list[dict]:
     """Scenes of 1-4 objects, all of one shape: count vs shape."""
     rng = np.random.default_rng(seed)
-    shape = _balanced(rng, n, len(SHAPES))
-    count = _balanced(rng, n, 4) + 1
+    shape = balanced(rng, n, len(SHAPES))
+    count = balanced(rng, n, 4) + 1
     attrs = []
     for i in range(n):
         render_scene(rng, int(count[i]), size, shape=SHAPES[shape[i]]).save(out / f"{i:05d}.png")
@@ -223,8 +223,8 @@ def scenes_count(out: Path, n: int, seed: int, size: int = 128) -> list[dict]:
 def scenes_depth(out: Path, n: int, seed: int, size: int = 128) -> list[dict]:
     """Perspective ground-plane scenes of 2-4 objects of one shape: nearest-object distance vs shape."""
     rng = np.random.default_rng(seed)
-    shape = _balanced(rng, n, len(SHAPES))
-    near = _balanced(rng, n, 4)
+    shape = balanced(rng, n, len(SHAPES))
+    near = balanced(rng, n, 4)
     horizon = 0.35 * size
     edges = np.array([1.0, 1.5, 2.2, 3.2, 4.6])  # depth bins of the nearest object
     attrs = []
