@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 # Only what the cheap checks need is imported here; the network, the rule (scipy) and the result
 # models are imported after the dataset has been listed and its headers counted (a trivial error
 # must not wait for them).
-from vptadvisor.dataset.headers import count_readable
+from vptadvisor.dataset.headers import count_readable, header_ok
 from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS
 from vptadvisor.dataset.layout import open_dataset
 from vptadvisor.distance.reference import DEFAULT_REFERENCE
@@ -83,7 +83,7 @@ def analyze(
 
         chosen = stratified_sample(data.samples, max_images, seed)
     paths = [data.samples[i].path for i in chosen]
-    _check_enough(data.root, paths, min_images, max_pixels)
+    _check_enough(data.root, paths, min_images, max_pixels, strict)
 
     from vptadvisor.dataset.images import SKIP_REASONS
     from vptadvisor.dataset.summary import SkippedFile, summarize
@@ -152,7 +152,7 @@ def analyze(
     prediction = decision_rule.predict(
         fid=matched.value, fid_sd=matched.sd, p_high_disparity=objective_block["p_high_disparity"], n_train=n_train,
         backbone=backbone, n_fid_images=matched.n_standard, n_ref_images=ref.n_images,
-        fid_note=f"FID depends on the number of images: {fid:.1f} from your {len(kept):,} images is "
+        fid_note=f"FID depends on sample size: {fid:.1f} from your {len(kept):,} images is "
                  f"{matched.value:.1f} ± {matched.sd:.1f} on the study's {matched.n_standard:,}-image scale, which the "
                  "verdict uses.",
     )
@@ -166,11 +166,18 @@ def analyze(
                          objective=objective_block, verdict=verdict)
 
 
-def _check_enough(root, paths: list, min_images: int, max_pixels: int) -> None:
+def _check_enough(root, paths: list, min_images: int, max_pixels: int, strict: bool) -> None:
     """Exit 3 before any network work when fewer than `min_images` files even open as images
     (headers only; the count after decoding is checked again later)."""
     found = count_readable(paths, min_images, max_pixels)
     if found < min_images:
+        bad = [p for p in paths if not header_ok(p, max_pixels)] if strict else []
+        if bad:  # --strict: name the first bad file, as the full check would
+            first = os.path.relpath(bad[0], root)
+            raise MeasureError(
+                f"{len(bad)} file(s) could not be used (first: {first}: not readable as an image); "
+                "fix or remove them, or run without --strict to skip them."
+            )
         raise MeasureError(
             f"Only {found} readable image(s) in {root} (minimum {min_images}); add images or lower --min-images."
         )

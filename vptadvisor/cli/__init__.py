@@ -86,9 +86,17 @@ def _root(
 
 def _register() -> None:
     # Import for their side effect: each module adds its commands to `app`.
-    from vptadvisor.cli import (  # noqa: F401
-        analyze_cmd, backbones_cmd, check_cmd, config_cmd, pilot_cmd, probe_cmd, predict_cmd, reference_cmd,
-        schema_cmd, study_cmd,
+    from vptadvisor.cli import (
+        analyze_cmd,  # noqa: F401
+        backbones_cmd,  # noqa: F401
+        check_cmd,  # noqa: F401
+        config_cmd,  # noqa: F401
+        pilot_cmd,  # noqa: F401
+        predict_cmd,  # noqa: F401
+        probe_cmd,  # noqa: F401
+        reference_cmd,  # noqa: F401
+        schema_cmd,  # noqa: F401
+        study_cmd,  # noqa: F401
     )
 
 

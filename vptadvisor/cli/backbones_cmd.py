@@ -48,8 +48,15 @@ def backbone_table() -> list[dict[str, object]]:
             }
             for name in by_family[key]
         ]
-        out.append({"family": key, "label": families.LABELS[key], "reference": key == families.DEFAULT_FAMILY,
-                    "names": names, "also": PATTERN_TEXT.get(key)})
+        out.append(
+            {
+                "family": key,
+                "label": families.LABELS[key],
+                "reference": key == families.DEFAULT_FAMILY,
+                "names": names,
+                "also": PATTERN_TEXT.get(key),
+            }
+        )
     return out
 
 
@@ -80,7 +87,10 @@ def backbones(output_format: o.OutputFormat = o.Format) -> None:
             lines.append(f"    weights: {found}")
         if fam["also"]:
             lines.append(f"  also: {fam['also']}")
-    lines += ["", "Other timm names: the rule says \"too close to call\" (no evidence for them); the pilot "
-              "trains any timm VisionTransformer with a class token."]
+    lines += [
+        "",
+        'Other timm names: the rule says "too close to call" (no evidence for them);',
+        "the pilot trains any timm VisionTransformer with a class token.",
+    ]
     for line in lines:
         typer.echo(line)

@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from vptadvisor.cli import app
-from vptadvisor.cli.examples import example
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 
 config_app = typer.Typer(
     help="Settings: vptadvisor.yaml, [tool.vptadvisor] in pyproject.toml, the environment.",

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from vptadvisor.cli import app
-from vptadvisor.cli.examples import example
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 from vptadvisor.errors import UsageError
 from vptadvisor.settings import PilotSettings
 

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from vptadvisor.cli import app
-from vptadvisor.cli.examples import example
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 from vptadvisor.errors import UsageError
 
 
@@ -41,7 +41,7 @@ def _render(result, console: Console) -> None:
                       f"{r.signals['non_semantic']:.2f}", "-" if od is None else f"{od:.2f}")
     console.print(table)
     a = result.auroc
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
     console.print(f"AUROC low vs high disparity: designed {fmt(a['designed'])}, designed + variants "
                   f"{fmt(a['designed_with_variants'])}, held back {fmt(a['held_back'])}, all tasks {fmt(a['all'])}")
     console.print(f"{result.n_images} images ({result.n_computed} newly extracted, {result.extraction_seconds:.1f} s); "

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from vptadvisor.cli import app
-from vptadvisor.cli.examples import example
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 from vptadvisor.settings import ReferenceSettings
 
 reference_app = typer.Typer(

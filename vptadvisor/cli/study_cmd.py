@@ -111,9 +111,13 @@ def show(
         task = r.task if wide or r.evidence == "fit" else f"{r.task} ({r.evidence})"
         cells = [task] + ([r.group] if wide else []) + [r.disparity] + ([r.backbone] if many else [])
         cells += ([r.evidence] if wide else []) + [f"{r.n_train:,}"] + ([_acc(r.ft_acc), _acc(r.vpt_acc)] if wide else [])
-        cells += [f"[{style}]{r.margin:+.2f}[/]", r.winner, f"{r.fid:.1f}"] + ([r.fid_source] if wide else [])
+        fid = f"{r.fid:.1f}" if wide or r.fid_source == "per-task" else f"{r.fid:.1f}*"
+        cells += [f"[{style}]{r.margin:+.2f}[/]", r.winner, fid] + ([r.fid_source] if wide else [])
         t.add_row(*cells)
     out.print(t)
+    if not wide and any(r.fid_source == "group-mean" for r in rows):
+        out.print("* FID: the mean of the task's VTAB group (group-mean); per-task FIDs are "
+                  "published only for FGVC. --wide shows every column.")
     by_size: dict[tuple[int, int, int], list[str]] = {}
     for r in rows:
         size = r.n_train if r.benchmark == "VTAB-1k" and r.evidence == "fit" else 10**9

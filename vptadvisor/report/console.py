@@ -159,7 +159,7 @@ def objective_sentence(obj: object) -> str:
     wording stay in the JSON and the report)."""
     from vptadvisor.rule.predict import DISPARITY_CLEAR
 
-    p = float(getattr(obj, "p_high_disparity"))
+    p = float(obj.p_high_disparity)  # type: ignore[attr-defined]
     source = getattr(obj, "source", "")
     if source != "probe":
         return str(getattr(obj, "note", "") or source)
@@ -167,9 +167,9 @@ def objective_sentence(obj: object) -> str:
         reading = "like ImageNet's labels, they name what is shown (object, texture, scene): low disparity"
     elif p >= 1 - DISPARITY_CLEAR:
         reading = "unlike ImageNet's labels, they ask how many, where or which way round: high disparity"
-    else:
-        reading = ("the probe's evidence is mixed, so the verdict weighs both cases "
-                   "(declare --objective if you know what the labels ask)")
+    else:  # in the uncertain band: one conclusion, "mixed", not the two signals' readings side by side
+        return (f"measured by the probe: mixed evidence (P(high) {p:.2f}), so the verdict weighs both cases; "
+                "declare --objective if you know what the labels ask")
     return f"measured by the probe: {reading} (P(high) {p:.2f})"
 
 
