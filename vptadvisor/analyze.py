@@ -5,26 +5,21 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS, SKIP_REASONS
+# Only what the cheap checks need is imported here; the network, the rule (scipy) and the result
+# models are imported after the dataset has been listed and its headers counted (a trivial error
+# must not wait for them).
+from vptadvisor.dataset.headers import count_readable, header_ok
+from vptadvisor.dataset.images import DEFAULT_MAX_PIXELS
 from vptadvisor.dataset.layout import open_dataset
-from vptadvisor.dataset.sample import stratified_sample
-from vptadvisor.dataset.summary import SkippedFile, summarize
-from vptadvisor.distance.kid import kernel_inception_distance
-from vptadvisor.distance.reference import (
-    DEFAULT_REFERENCE,
-    check_compatible,
-    load_reference,
-)
-from vptadvisor.distance.size import size_matched_fid
-from vptadvisor.distance.stats import FeatureStats, fid_to_reference
+from vptadvisor.distance.reference import DEFAULT_REFERENCE
 from vptadvisor.errors import MeasureError, UsageError
 from vptadvisor.features import DEFAULT_BATCH_SIZE, DEFAULT_MAX_IMAGES
-from vptadvisor.features.extract import make_extractor
 from vptadvisor.limits import check_run_settings
-from vptadvisor.objective import decide_objective
-from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
-from vptadvisor.rule import load_rule, objective_prior
+
+if TYPE_CHECKING:
+    from vptadvisor.results import AnalyzeResult
 
 DEFAULT_MIN_IMAGES = 50
 
@@ -77,20 +72,37 @@ def analyze(
         max_images = None  # 0: every image
     if max_images is not None and max_images < min_images:
         raise UsageError(f"--max-images must be at least --min-images ({min_images}), or 0 for every image.")
-    if objective is not None:
-        objective_prior(objective)  # validate a declared objective before any work
-    decision_rule = load_rule(rule)
     data = open_dataset(dataset, layout=layout)
+    if objective is not None:
+        from vptadvisor.rule import objective_prior
+
+        objective_prior(objective)  # validate a declared objective before any expensive work
+    chosen = list(range(len(data.samples)))
+    if max_images is not None and len(data.samples) > max_images:
+        from vptadvisor.dataset.sample import stratified_sample
+
+        chosen = stratified_sample(data.samples, max_images, seed)
+    paths = [data.samples[i].path for i in chosen]
+    _check_enough(data.root, paths, min_images, max_pixels, strict)
+
+    from vptadvisor.dataset.images import SKIP_REASONS
+    from vptadvisor.dataset.summary import SkippedFile, summarize
+    from vptadvisor.distance.kid import kernel_inception_distance
+    from vptadvisor.distance.reference import check_compatible, load_reference
+    from vptadvisor.distance.size import size_matched_fid
+    from vptadvisor.distance.stats import fid_to_reference
+    from vptadvisor.features.extract import make_extractor
+    from vptadvisor.objective import decide_objective
+    from vptadvisor.results import AnalyzeResult, DistanceResult, Timing, versions
+    from vptadvisor.rule import load_rule
+
+    decision_rule = load_rule(rule)
     ref = load_reference(reference)
     extractor = make_extractor(inception_weights=inception_weights, resize=resize, device=device,
                                batch_size=batch_size, workers=workers, cache=cache, cache_dir=cache_dir,
                                max_pixels=max_pixels, engine=engine, precision=precision, offline=offline)
     check_compatible(ref, extractor.identity)
 
-    chosen = list(range(len(data.samples)))
-    if max_images is not None and len(data.samples) > max_images:
-        chosen = stratified_sample(data.samples, max_images, seed)
-    paths = [data.samples[i].path for i in chosen]
     extraction, stats = _extract(extractor, paths, progress)
     skipped = [SkippedFile(rel, SKIP_REASONS["missing"]) for rel in data.missing]
     skipped += [SkippedFile(rel, reason) for rel, reason in data.skipped]  # links not followed
@@ -141,8 +153,9 @@ def analyze(
     prediction = decision_rule.predict(
         fid=matched.value, fid_sd=matched.sd, p_high_disparity=objective_block["p_high_disparity"], n_train=n_train,
         backbone=backbone, n_fid_images=matched.n_standard, n_ref_images=ref.n_images,
-        fid_note=f"FID {fid:.1f} from {len(kept)} images was put on the {matched.n_standard}-image scale of the study: "
-                 f"{matched.value:.1f} ± {matched.sd:.1f} ({matched.method}).",
+        fid_note=f"FID depends on sample size: {fid:.1f} from your {len(kept):,} images is "
+                 f"{matched.value:.1f} ± {matched.sd:.1f} on the study's {matched.n_standard:,}-image scale, which the "
+                 "verdict uses.",
     )
     verdict = prediction.to_dict()
     verdict["n_train_source"] = "--train-size" if train_size is not None else "dataset"
@@ -154,9 +167,27 @@ def analyze(
                          objective=objective_block, verdict=verdict)
 
 
+def _check_enough(root, paths: list, min_images: int, max_pixels: int, strict: bool) -> None:
+    """Exit 3 before any network work when fewer than `min_images` files even open as images
+    (headers only; the count after decoding is checked again later)."""
+    found = count_readable(paths, min_images, max_pixels)
+    if found < min_images:
+        bad = [p for p in paths if not header_ok(p, max_pixels)] if strict else []
+        if bad:  # --strict: name the first bad file, as the full check would
+            first = os.path.relpath(bad[0], root)
+            raise MeasureError(
+                f"{len(bad)} file(s) could not be used (first: {first}: not readable as an image); "
+                "fix or remove them, or run without --strict to skip them."
+            )
+        raise MeasureError(
+            f"Only {found} readable image(s) in {root} (minimum {min_images}); add images or lower --min-images."
+        )
+
+
 def _extract(extractor, paths, progress):
     """Features of `paths` and their float64 sums; under torchrun each rank embeds every K-th image,
     the sums are all-reduced and the per-image results gathered (features/distributed.py)."""
+    from vptadvisor.distance.stats import FeatureStats
     from vptadvisor.features import distributed
 
     rank, size = distributed.world()

@@ -111,7 +111,8 @@ def _check_known(name: str) -> None:
 
     base = name.split(".", 1)[0]
     if not timm.is_model(base):
-        raise UsageError(f"Unknown timm model {name!r}: pass a timm ViT name such as {DEFAULT_BACKBONE}.")
+        raise UsageError(f"Unknown timm model {name!r}: pass a timm ViT name such as {DEFAULT_BACKBONE} "
+                         "(`vptadvisor backbones` lists the ones the rule knows).")
     if not is_model_in_modules(base, ["vision_transformer", "deit", "vision_transformer_hybrid"]):
         raise UsageError(
             f"{name} is not a timm VisionTransformer with a class token: pick e.g. {DEFAULT_BACKBONE}."

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vptadvisor.errors import GateFailed, UsageError
-from vptadvisor.gate import GateOutcome, evaluate_gate
 from vptadvisor.jsonfile import read_json
-from vptadvisor.results import AnalyzeResult
-from vptadvisor.results.pilot import PilotResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: a usage error must not wait for pydantic models and scipy
     from vptadvisor.config import Config
+    from vptadvisor.gate import GateOutcome
+    from vptadvisor.results import AnalyzeResult
+    from vptadvisor.results.pilot import PilotResult
 
 
 @dataclass
@@ -54,6 +54,8 @@ class CheckResult:
 def load_pilot_result(path: str | os.PathLike[str]) -> PilotResult:
     """A finished pilot's result.json (give the run directory or the file)."""
     from pydantic import ValidationError
+
+    from vptadvisor.results.pilot import PilotResult
 
     p = Path(path).expanduser()
     if p.is_dir():
@@ -111,6 +113,8 @@ def run_check(
             "gate uses the rule's verdict."
         )
     if cfg.gate.expect is not None:
+        from vptadvisor.gate import evaluate_gate
+
         check.gate = evaluate_gate(
             result,
             cfg.gate.expect,

@@ -14,6 +14,7 @@ import sys
 
 import typer
 
+from vptadvisor.cli.examples import example
 from vptadvisor.cli.guard import (
     INTERRUPTED_EXIT,
     TERMINATED_EXIT,
@@ -54,22 +55,51 @@ _CLICK_ERROR = _classes("ClickException")
 _ABORT = _classes("Abort")
 _NO_ARGS_HELP = _classes("NoArgsIsHelpError")
 
+# Plain (click) help, not Rich: it wraps long descriptions at the terminal width instead of cutting
+# them off with "…", and prints text such as [tool.vptadvisor] as written (Rich markup ate it).
 app = typer.Typer(
     name="vptadvisor",
     help="Decide between Visual Prompt Tuning (VPT) and full fine-tuning (FT) for a pretrained ViT.\n\n"
     "Exit codes: 0 ok, 1 a gate failed, 2 usage or configuration error, 3 could not measure "
     "(or write) / internal error, 130 interrupted, 143 terminated.",
+    epilog=example("vptadvisor analyze ./my_dataset", "vptadvisor analyze --demo"),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from vptadvisor.version import __version__
+
+        typer.echo(f"vptadvisor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """The options before the command (--version); the help is the Typer's."""
 
 
 def _register() -> None:
     # Import for their side effect: each module adds its commands to `app`.
-    from vptadvisor.cli import (  # noqa: F401
-        analyze_cmd, check_cmd, config_cmd, pilot_cmd, probe_cmd, predict_cmd, reference_cmd, schema_cmd, study_cmd,
+    from vptadvisor.cli import (
+        analyze_cmd,  # noqa: F401
+        backbones_cmd,  # noqa: F401
+        check_cmd,  # noqa: F401
+        config_cmd,  # noqa: F401
+        pilot_cmd,  # noqa: F401
+        predict_cmd,  # noqa: F401
+        probe_cmd,  # noqa: F401
+        reference_cmd,  # noqa: F401
+        schema_cmd,  # noqa: F401
+        study_cmd,  # noqa: F401
     )
 
 

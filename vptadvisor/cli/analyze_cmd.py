@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.console import Console
 
-from vptadvisor.check import CheckResult
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 from vptadvisor.errors import UsageError
 from vptadvisor.settings import AnalyzeSettings
+
+if TYPE_CHECKING:
+    from vptadvisor.check import CheckResult
 
 GATE_KEYS = ("gate.expect", "gate.min_confidence", "gate.allow_uncertain", "report.path", "pilot.result")
 
@@ -54,6 +56,8 @@ def emit(check: CheckResult, output_format: o.OutputFormat, quiet: bool, output:
             line += f"  report={check.report}"
         typer.echo(line)
     else:
+        from rich.console import Console
+
         console = Console()
         render_analyze(check.analysis, console)
         if check.pilot is not None and check.pilot_ran:
@@ -67,7 +71,14 @@ def emit(check: CheckResult, output_format: o.OutputFormat, quiet: bool, output:
             console.print(f"[green]{gate.reason}[/green]")
 
 
-@app.command()
+@app.command(
+    short_help="Measure a dataset and decide VPT or FT (the verdict).",
+    epilog=example(
+        "vptadvisor analyze ./my_dataset",
+        "vptadvisor analyze ./my_dataset --format json -o result.json",
+        "vptadvisor analyze --demo",
+    ),
+)
 @o.settings_options(AnalyzeSettings, "analyze", keys=GATE_KEYS)
 def analyze(
     dataset: Optional[Path] = typer.Argument(

@@ -13,15 +13,19 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
 from vptadvisor.cli.analyze_cmd import GATE_KEYS, check_outputs, emit
+from vptadvisor.cli.examples import example
 from vptadvisor.settings import AnalyzeSettings
 
 
-@app.command("check")
+@app.command(
+    "check",
+    short_help="CI gate: exit 1 when the verdict no longer matches gate.expect.",
+    epilog=example("vptadvisor check", "vptadvisor check ./data --expect vpt --min-confidence 0.7"),
+)
 @o.settings_options(AnalyzeSettings, "analyze", keys=(*GATE_KEYS, "weights", "pilot.run"))
 def check(
     dataset: Optional[Path] = typer.Argument(
@@ -44,6 +48,8 @@ def check(
 
     cfg = load_config({"dataset": dataset, **(settings or {})}, config=config_path)
     check_outputs(output, cfg)
+    from rich.console import Console
+
     err = Console(stderr=True)
     talk = not quiet and sys.stderr.isatty()
     with progress_bar("Inception features", enabled=not quiet) as progress:

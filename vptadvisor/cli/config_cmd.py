@@ -8,13 +8,18 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 
 config_app = typer.Typer(
-    help="Settings: vptadvisor.yaml, [tool.vptadvisor] in pyproject.toml, the environment.", no_args_is_help=True
+    help="Settings: vptadvisor.yaml, [tool.vptadvisor] in pyproject.toml, the environment.",
+    short_help="Show the effective settings and where each came from.",
+    epilog=example("vptadvisor config show"),
+    no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
 
@@ -48,7 +53,11 @@ def _text(value: Any) -> str:
     return out
 
 
-@config_app.command("show")
+@config_app.command(
+    "show",
+    short_help="Every setting's value and where it came from.",
+    epilog=example("vptadvisor config show", "vptadvisor config show --format json"),
+)
 def show(
     config_path: Optional[Path] = o.ConfigPath,
     output_format: o.OutputFormat = o.Format,
@@ -77,14 +86,16 @@ def show(
         f"config file: {cfg.file}"
         if cfg.file
         else "config file: none (looked for vptadvisor.yaml, vptadvisor.yml and [tool.vptadvisor] in pyproject.toml "
-        "in the working directory, and $VPTADVISOR_CONFIG)"
+        "in the working directory, and $VPTADVISOR_CONFIG)",
+        markup=False,  # [tool.vptadvisor] is text, not Rich markup
+        highlight=False,
     )
     table = Table(show_lines=False)
     for col in ("key", "value", "from"):
         table.add_column(col, overflow="fold")
     for key, value, source, _ in rows:
         style = "" if source == "default" else "bold"
-        table.add_row(key, _text(value), source, style=style)
+        table.add_row(escape(key), escape(_text(value)), escape(str(source)), style=style)
     console.print(table)
     console.print(
         "Environment variable of a key: VPTADVISOR_ + the key in upper case, dots as underscores "

@@ -17,6 +17,7 @@ import typer
 from pydantic import BaseModel
 
 from vptadvisor.config.load import SettingInfo, all_settings, type_parts
+from vptadvisor.errors import UsageError
 from vptadvisor.settings.fields import Duration
 
 
@@ -33,7 +34,7 @@ ConfigPath = typer.Option(
     "--config",
     metavar="PATH",
     help="Config file (default: ./vptadvisor.yaml, else "
-    "\\[tool.vptadvisor] in ./pyproject.toml, or $VPTADVISOR_CONFIG).",
+    "[tool.vptadvisor] in ./pyproject.toml, or $VPTADVISOR_CONFIG).",
 )
 CacheDir = typer.Option(
     None,
@@ -44,6 +45,17 @@ CacheDir = typer.Option(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+BACKBONE_LISTING = ("list", "help", "?")
+
+
+def check_backbone_name(value: Any) -> None:
+    """`--backbone list` asks for the list: point to `vptadvisor backbones` (exit 2)."""
+    if isinstance(value, str) and value.strip().lower() in BACKBONE_LISTING:
+        raise UsageError(
+            f"--backbone {value.strip()} is not a model name: `vptadvisor backbones` lists the backbones the rule "
+            "knows and whether their weights are on this machine; pass one of their timm names."
+        )
 
 
 def cache_root(cache_dir: Optional[Path]) -> Optional[Path]:
@@ -116,6 +128,9 @@ def settings_options(
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
             settings = {key: kwargs.pop(name) for key, name in names.items()}
+            for key, value in settings.items():
+                if key.rpartition(".")[2] == "backbone":
+                    check_backbone_name(value)
             return fn(settings=settings, **kwargs)
 
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 from vptadvisor.errors import UsageError
 from vptadvisor.results.pilot import PilotResult
 from vptadvisor.settings import PilotSettings
@@ -110,7 +111,11 @@ def render(result: PilotResult, console: Console) -> None:
     console.print(f"run directory: {result.run_dir}")
 
 
-@app.command("pilot")
+@app.command(
+    "pilot",
+    short_help="Train VPT and full fine-tuning within a budget and compare.",
+    epilog=example("vptadvisor pilot ./my_dataset --budget 30m --analysis analyze.json"),
+)
 @o.settings_options(PilotSettings, "pilot")
 def pilot(
     dataset: Optional[Path] = typer.Argument(None, help="Dataset directory (root/<class>/*, root/{train,val}/<class>/*) or manifest (default: `dataset` in the config file).", show_default=False),

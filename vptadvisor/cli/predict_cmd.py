@@ -15,11 +15,16 @@ import typer
 from rich.console import Console
 
 from vptadvisor.cli import app
-from vptadvisor.cli.options import OutputFormat
+from vptadvisor.cli.examples import example
+from vptadvisor.cli.options import OutputFormat, check_backbone_name
 from vptadvisor.errors import UsageError
 
 
-@app.command("predict")
+@app.command(
+    "predict",
+    short_help="The verdict for stated inputs, without a dataset (planning).",
+    epilog=example("vptadvisor predict --fid 160 --objective counting --train-size 2000"),
+)
 def predict(
     fid: float = typer.Option(..., "--fid", min=0.0, help="FID of the task's training images to ImageNet, on the "
                               "1,000-image scale `analyze` reports (distance.fid_matched)."),
@@ -37,12 +42,13 @@ def predict(
     """The verdict (VPT / FT / too close to call) for stated inputs: plan before collecting data.
 
     Prints the same verdict block as `analyze`; with --format json: {"verdict": {...}}."""
+    check_backbone_name(backbone)
+    if (objective is None) == (p_high is None):
+        raise UsageError("give exactly one of --objective KIND or --p-high P.")
     from vptadvisor.report.console import render_verdict
     from vptadvisor.results import ObjectiveResult, VerdictResult
     from vptadvisor.rule import load_rule, objective_prior
 
-    if (objective is None) == (p_high is None):
-        raise UsageError("give exactly one of --objective KIND or --p-high P.")
     if objective is not None:
         prior = objective_prior(objective)
         p, source, declared = prior.p_high_disparity, prior.source, objective.strip().lower()

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 from vptadvisor.errors import UsageError
 
 
@@ -68,7 +69,11 @@ def _render(result, console: Console) -> None:
                   f"probe {result.probe_seconds:.2f} s for {len(result.tasks)} tasks")
 
 
-@app.command("probe-suite")
+@app.command(
+    "probe-suite",
+    short_help="Score the objective probe on controlled tasks.",
+    epilog=example("vptadvisor probe-suite --quick"),
+)
 def probe_suite(
     quick: bool = typer.Option(False, "--quick", help="Two small procedural families only (about 200 images; no shared data needed)."),
     family: list[str] | None = typer.Option(None, "--family", metavar="NAME", help="Score only this suite family (repeatable; default: all)."),

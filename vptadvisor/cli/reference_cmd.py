@@ -8,17 +8,28 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.examples import example
 from vptadvisor.settings import ReferenceSettings
 
-reference_app = typer.Typer(help="Build and list reference statistics of pretraining data.", no_args_is_help=True)
+reference_app = typer.Typer(
+    help="Build and list reference statistics of pretraining data.",
+    epilog=example("vptadvisor reference list"),
+    no_args_is_help=True,
+)
 app.add_typer(reference_app, name="reference")
 
 
-@reference_app.command("build")
+@reference_app.command(
+    "build",
+    short_help="Save Inception statistics of a folder as a reference.",
+    epilog=example(
+        "vptadvisor reference build ./my_pretraining_sample --name my-pretraining",
+        "vptadvisor analyze ./my_dataset --reference my-pretraining",
+    ),
+)
 @o.settings_options(ReferenceSettings, "analyze")
 def build(
     directory: Path = typer.Argument(..., help="Directory of pretraining-like images (any layout analyze reads; labels are not needed)."),
@@ -47,7 +58,7 @@ def build(
         typer.echo(f"Reference {built.name!r}: {built.n_images} images ({built.n_skipped} skipped) -> {built.path}")
 
 
-@reference_app.command("list")
+@reference_app.command("list", epilog=example("vptadvisor reference list"))
 def list_(output_format: o.OutputFormat = o.Format) -> None:
     """List the shipped and user-built references."""
     from vptadvisor.distance.reference import list_references, load_reference
@@ -61,7 +72,13 @@ def list_(output_format: o.OutputFormat = o.Format) -> None:
     if output_format is o.OutputFormat.json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("name", "images", "resize", "source", title="References", title_justify="left")
-    for r in rows:
-        table.add_row(r["name"], str(r["n_images"]), r["preprocessing"], r["source"])
-    Console().print(table)
+    # One block per reference: a table column would cut the source (a repository URL and commit) at 80
+    # columns; plain lines wrap, and nothing is elided.
+    console = Console(highlight=False)
+    for i, r in enumerate(rows):
+        if i:
+            console.print()
+        console.print(f"[bold]{r['name']}[/bold]: {r['n_images']} images, resize {r['preprocessing']}, "
+                      f"network {r['network']}")
+        console.print(f"  source: {r['source']}", markup=False, overflow="fold")
+        console.print(f"  path: {r['path']}", markup=False, overflow="fold")

@@ -8,6 +8,7 @@ from enum import Enum
 import typer
 
 from vptadvisor.cli import app
+from vptadvisor.cli.examples import example
 
 
 class SchemaName(str, Enum):
@@ -31,7 +32,7 @@ def json_schema(name: str) -> dict[str, object]:
     return CheckSettings.model_json_schema()
 
 
-@app.command("schema")
+@app.command("schema", epilog=example("vptadvisor schema analyze > analyze.schema.json"))
 def schema(
     name: SchemaName = typer.Argument(
         ...,

@@ -18,16 +18,21 @@ from rich.console import Console
 from rich.table import Table
 
 from vptadvisor.cli import app
+from vptadvisor.cli.examples import example
 from vptadvisor.errors import GateFailed, UsageError
 
 study_app = typer.Typer(
     help="The published FT-vs-VPT results behind the verdict, the fitted rule and its evidence.",
+    short_help="The published evidence behind the rule, its fit and validation.",
+    epilog=example("vptadvisor study", "vptadvisor study validate"),
     invoke_without_command=True,
     no_args_is_help=False,
 )
 app.add_typer(study_app, name="study")
 
 TABLE_OPT = typer.Option(None, "--table", help="Study table CSV (default: the shipped data/study/study_table.csv).")
+WIDE_OPT = typer.Option(False, "--wide", help="Every column (group, evidence, FT and VPT accuracy, FID source); "
+                        "needs about 130 columns.")
 
 
 def _fmt(value: str, allowed: tuple[str, ...]) -> str:
@@ -36,9 +41,9 @@ def _fmt(value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _out() -> Console:
-    """Results console on stdout; wide when redirected so tables are not truncated."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+def _out(width: int = 160) -> Console:
+    """Results console on stdout: the terminal's width, or `width` when redirected."""
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else width)
 
 
 def _acc(x: float) -> str:
@@ -46,25 +51,33 @@ def _acc(x: float) -> str:
 
 
 @study_app.callback()
-def study(ctx: typer.Context) -> None:
+def study(ctx: typer.Context, wide: bool = WIDE_OPT) -> None:
     """With no subcommand: print the study table (same as `study show`)."""
     if ctx.invoked_subcommand is None:
-        show(backbone="default", fmt="table", evidence="all", table=None)
+        show(backbone="default", fmt="table", evidence="all", table=None, wide=wide)
 
 
-@study_app.command("show")
+@study_app.command(
+    "show",
+    short_help="Print the study table (one row per task, size, backbone).",
+    epilog=example("vptadvisor study show --backbone all --wide", "vptadvisor study show --format csv > study.csv"),
+)
 def show(
     backbone: str = typer.Option("default", "--backbone", help="default, all, or a backbone key (e.g. vit-b16-mae)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
     evidence: str = typer.Option("all", "--evidence", help="all, fit, one-shot or external (the VPT paper's runs, "
                                  "never fitted)."),
     table: Optional[Path] = TABLE_OPT,
+    wide: bool = WIDE_OPT,
 ) -> None:
-    """Print the study table: one row per (task, training images, backbone, evidence), with sources."""
+    """Print the study table: one row per (task, training images, backbone, evidence), with sources.
+
+    The default table fits 80 columns (task, disparity, training images, VPT - FT, winner, FID);
+    --wide adds the rest, --format csv gives every field."""
+    _fmt(fmt, ("table", "json", "csv"))  # usage errors before the imports
     from vptadvisor.rule.fit import CAVEATS
     from vptadvisor.study.table import BACKBONE_LABELS, DEFAULT_BACKBONE, EVIDENCE, load_table, rows_to_csv
 
-    _fmt(fmt, ("table", "json", "csv"))
     if evidence != "all" and evidence not in EVIDENCE:
         raise UsageError(f"--evidence must be all or one of {', '.join(EVIDENCE)}, got {evidence!r}.")
     rows = load_table(table)
@@ -82,23 +95,29 @@ def show(
     if fmt == "json":
         typer.echo(json.dumps({"rows": [vars(r) for r in rows], "n_rows": len(rows), "caveats": CAVEATS}, indent=2))
         return
-    out = _out()
+    out = _out(160 if wide else 80)
     keys = sorted({r.backbone for r in rows}, key=list(BACKBONE_LABELS).index)
     title = BACKBONE_LABELS[keys[0]] if len(keys) == 1 else "all backbones"
     t = Table(title=f"Published FT vs VPT test accuracy, {title} ({len(rows)} rows)")
-    cols = [("task", "left"), ("group", "left"), ("disparity", "left")] + ([("backbone", "left")] if len(keys) > 1 else [])
-    cols += [("evidence", "left")]
-    cols += [("n_train", "right"), ("FT", "right"), ("VPT", "right"), ("VPT-FT", "right"), ("winner", "left"),
-             ("FID", "right"), ("FID source", "left")]
+    many = len(keys) > 1
+    cols = [("task", "left")] + ([("group", "left")] if wide else []) + [("disparity", "left")]
+    cols += ([("backbone", "left")] if many else []) + ([("evidence", "left")] if wide else [])
+    cols += [("images", "right")] + ([("FT", "right"), ("VPT", "right")] if wide else [])
+    cols += [("VPT-FT", "right"), ("winner", "left"), ("FID", "right")] + ([("FID source", "left")] if wide else [])
     for col, just in cols:
-        t.add_column(col, justify=just, no_wrap=True)
+        t.add_column(col, justify=just, no_wrap=wide)
     for r in rows:
         style = "green" if r.winner == "vpt" else "red" if r.winner == "ft" else "yellow"
-        cells = [r.task, r.group, r.disparity] + ([r.backbone] if len(keys) > 1 else []) + [r.evidence]
-        cells += [f"{r.n_train:,}", _acc(r.ft_acc), _acc(r.vpt_acc), f"[{style}]{r.margin:+.2f}[/]", r.winner,
-                  f"{r.fid:.2f}", r.fid_source]
+        task = r.task if wide or r.evidence == "fit" else f"{r.task} ({r.evidence})"
+        cells = [task] + ([r.group] if wide else []) + [r.disparity] + ([r.backbone] if many else [])
+        cells += ([r.evidence] if wide else []) + [f"{r.n_train:,}"] + ([_acc(r.ft_acc), _acc(r.vpt_acc)] if wide else [])
+        fid = f"{r.fid:.1f}" if wide or r.fid_source == "per-task" else f"{r.fid:.1f}*"
+        cells += [f"[{style}]{r.margin:+.2f}[/]", r.winner, fid] + ([r.fid_source] if wide else [])
         t.add_row(*cells)
     out.print(t)
+    if not wide and any(r.fid_source == "group-mean" for r in rows):
+        out.print("* FID: the mean of the task's VTAB group (group-mean); per-task FIDs are "
+                  "published only for FGVC. --wide shows every column.")
     by_size: dict[tuple[int, int, int], list[str]] = {}
     for r in rows:
         size = r.n_train if r.benchmark == "VTAB-1k" and r.evidence == "fit" else 10**9
@@ -115,7 +134,11 @@ def show(
         out.print(f"  - {c}")
 
 
-@study_app.command("fit")
+@study_app.command(
+    "fit",
+    short_help="Refit the rule from the study table (bit for bit).",
+    epilog=example("vptadvisor study fit --check"),
+)
 def fit(
     table: Optional[Path] = TABLE_OPT,
     out_path: Optional[Path] = typer.Option(None, "--out", help="Rule file to write (default: data/rule/vpt_ft_rule.json)."),
@@ -124,11 +147,11 @@ def fit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the path (table format)."),
 ) -> None:
     """Refit the rule from the study table; the file is reproducible bit for bit from the table."""
+    _fmt(fmt, ("table", "json"))
     from vptadvisor.atomic import write_text
     from vptadvisor.rule.fit import build_rule, coef_summary, default_rule_path, rule_json, table_label
     from vptadvisor.study.table import load_table
 
-    _fmt(fmt, ("table", "json"))
     doc = build_rule(load_table(table), table_label(table))
     text = rule_json(doc)
     path = Path(out_path) if out_path is not None else default_rule_path()
@@ -166,7 +189,11 @@ def _ci(ci: list[float], pct: bool = False) -> str:
     return f"[{ci[0]:.1%}, {ci[1]:.1%}]" if pct else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-@study_app.command("validate")
+@study_app.command(
+    "validate",
+    short_help="Leave-one-task-out scores of the rule against baselines.",
+    epilog=example("vptadvisor study validate", "vptadvisor study validate --format json > validate.json"),
+)
 def validate_cmd(
     table: Optional[Path] = TABLE_OPT,
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
@@ -174,10 +201,10 @@ def validate_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Leave-one-task-out scores of the rule vs five baselines, per backbone, and on two external tests."""
+    _fmt(fmt, ("table", "json"))
     from vptadvisor.rule.validate import validate
     from vptadvisor.study.table import load_table
 
-    _fmt(fmt, ("table", "json"))
     data = load_table(table)
     err = Console(stderr=True)
     status = err.status("leave-one-task-out: refitting per held-out task...") if (err.is_terminal and not quiet) else nullcontext()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from vptadvisor.results import CHOICE_TEXT, AnalyzeResult
+if TYPE_CHECKING:  # the result models (pydantic, numpy) are not needed for a progress bar
+    from vptadvisor.results import AnalyzeResult
 
 MAX_SKIPPED_SHOWN = 20
 
@@ -79,7 +81,8 @@ def render_analyze(result: AnalyzeResult, console: Console) -> None:
         f"{timing.seconds:.1f} s ({timing.n_computed} images computed, {timing.n_cached} from cache, {timing.device})",
     )
     console.print(table)
-    console.print(f"[dim]{dist.note}[/dim]")
+    if result.verdict is None:  # with a verdict, its notes say how the FID was put on the study's scale
+        console.print(f"[dim]{dist.note}[/dim]", highlight=False)
     if ds.skipped:
         skipped = Table(title=f"Skipped files ({len(ds.skipped)})", title_justify="left")
         skipped.add_column("path")
@@ -93,6 +96,8 @@ def render_analyze(result: AnalyzeResult, console: Console) -> None:
 
 
 def render_verdict(result: AnalyzeResult, console: Console) -> None:
+    from vptadvisor.results import CHOICE_TEXT
+
     v, obj = result.verdict, result.objective
     if v is None or obj is None:
         return
@@ -110,10 +115,8 @@ def render_verdict(result: AnalyzeResult, console: Console) -> None:
         f"FID {inputs['fid']:.1f}; P(high objective disparity) {obj.p_high_disparity:.2f} "
         f"({obj.source}); {inputs['n_train']} training images ({v.n_train_source})",
     )
-    if obj.note:
-        table.add_row("objective", obj.note)
-    pushes = ", ".join(f"{k} {val:+.1f}" for k, val in v.contributions.items())
-    table.add_row("why", f"margin {v.reference_margin:+.1f} for a typical task, then {pushes} points")
+    table.add_row("objective", objective_sentence(obj))
+    table.add_row("why", why_sentence(v.reference_margin, v.contributions, inputs.get("n_train")))
     nearest = "; ".join(
         f"{t['task']} ({t['n_train']} imgs: {t['winner']}, {t['margin']:+.1f})" for t in v.nearest_tasks
     )
@@ -121,7 +124,53 @@ def render_verdict(result: AnalyzeResult, console: Console) -> None:
     table.add_row("advice", v.advice)
     console.print(table)
     for note in v.notes:
-        console.print(f"[dim]• {note}[/dim]")
+        console.print(f"[dim]• {note}[/dim]", highlight=False)
+
+
+# The inputs of the rule, in words (the JSON and the report keep the keys and exact values).
+_INPUT_WORDS = {
+    "objective": "what your labels ask",
+    "fid": "how far your images are from ImageNet",
+    "n_train": "your number of training images",
+    "backbone": "your backbone",
+}
+
+
+def why_sentence(reference_margin: float, contributions: dict[str, float], n_train: object = None) -> str:
+    """The rule's Shapley split in plain words: the typical task's margin, then what each input adds."""
+
+    def effect(key: str, value: float) -> str:
+        what = _INPUT_WORDS.get(key, key.replace("_", " "))
+        if key == "n_train" and isinstance(n_train, (int, float)):
+            what = f"your {int(n_train):,} training images"
+        verb = "add" if key == "n_train" and isinstance(n_train, (int, float)) else "adds"
+        if value < 0:
+            verb = "take" if verb == "add" else "takes"
+            return f"{what} {verb} {abs(value):.1f} away"
+        return f"{what} {verb} {value:.1f}"
+
+    ahead = "VPT is ahead" if reference_margin >= 0 else "FT is ahead"
+    parts = ", ".join(effect(k, val) for k, val in contributions.items())
+    return f"{ahead} by {abs(reference_margin):.1f} accuracy points on a typical published task; on yours, {parts}."
+
+
+def objective_sentence(obj: object) -> str:
+    """What the labels ask, in one sentence with one conclusion (the probe's signals and its own
+    wording stay in the JSON and the report)."""
+    from vptadvisor.rule.predict import DISPARITY_CLEAR
+
+    p = float(obj.p_high_disparity)  # type: ignore[attr-defined]
+    source = getattr(obj, "source", "")
+    if source != "probe":
+        return str(getattr(obj, "note", "") or source)
+    if p <= DISPARITY_CLEAR:
+        reading = "like ImageNet's labels, they name what is shown (object, texture, scene): low disparity"
+    elif p >= 1 - DISPARITY_CLEAR:
+        reading = "unlike ImageNet's labels, they ask how many, where or which way round: high disparity"
+    else:  # in the uncertain band: one conclusion, "mixed", not the two signals' readings side by side
+        return (f"measured by the probe: mixed evidence (P(high) {p:.2f}), so the verdict weighs both cases; "
+                "declare --objective if you know what the labels ask")
+    return f"measured by the probe: {reading} (P(high) {p:.2f})"
 
 
 def one_line(result: AnalyzeResult) -> str:

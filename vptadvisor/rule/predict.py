@@ -41,6 +41,9 @@ from vptadvisor.rule.fit import RULE_FORMAT, default_rule_path, draws_from_json
 
 FID_MIN_IMAGES = 2048  # below this, the 2048-d Inception covariance is rank-deficient (pytorch-fid)
 N_NEAREST = 3
+# P(high disparity) at most this reads as low, at least 1 - this as high; in between the objective
+# is uncertain and the verdict is a real mixture of the two predictions (the note says so).
+DISPARITY_CLEAR = 0.2
 REFERENCE = {"p_high_disparity": 0.0, "fid": model.FID_CENTER, "n_train": model.N_CENTER}
 KINDS = ("low", "high")
 
@@ -335,9 +338,9 @@ class Rule:
             notes.append(f"Backbone {fam.named}: evidence of the study family {fam.label}{extra}.")
 
     def _input_notes(self, p_hi, n_fid, n_ref, notes: list[str]) -> None:
-        if 0.05 < p_hi < 0.95:
-            notes.append(f"Task-objective disparity is uncertain (P(high) = {p_hi:.2f}): the verdict mixes the "
-                         "low- and high-disparity predictions.")
+        if DISPARITY_CLEAR < p_hi < 1 - DISPARITY_CLEAR:
+            notes.append(f"Task-objective disparity is uncertain (P(high) = {p_hi:.2f}: your labels may or may not "
+                         "ask what ImageNet's do), so the verdict weighs both cases.")
         small = [f"{name} {k}" for name, k in (("dataset", n_fid), ("reference", n_ref)) if k is not None and k < FID_MIN_IMAGES]
         if small:
             notes.append(f"FID from few images ({', '.join(small)}; fewer than {FID_MIN_IMAGES}) is biased upward "

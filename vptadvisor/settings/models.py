@@ -117,7 +117,8 @@ class AnalyzeSettings(ExtractionSettings):
     )
     objective: Optional[str] = setting(
         None,
-        "What the labels ask: classification (assumed when unset), counting, distance, orientation, location, other.",
+        "What the labels ask: classification, counting, distance, orientation, location, other (default: "
+        "measured from the images and labels by the objective probe).",
         cli="--objective",
         shared=True,
     )
