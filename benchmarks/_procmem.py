@@ -37,7 +37,9 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-def run_measured(cmd: list[str], env: dict | None = None, interval: float = 0.1) -> tuple[float, int, subprocess.CompletedProcess]:
+def run_measured(
+    cmd: list[str], env: dict | None = None, interval: float = 0.1
+) -> tuple[float, int, subprocess.CompletedProcess]:
     """(wall seconds, peak PSS bytes of the process tree, completed process)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -46,12 +46,13 @@ def main() -> int:
     if torch.cuda.is_available():
         choices += [("exact", EngineChoice("torch", "cuda", "exact")), ("bf16", EngineChoice("torch", "cuda", "bf16"))]
     choices.append(("bf16", EngineChoice("torch", "cpu", "bf16")))
-    runners = {c.label: build_runner(c, src.load_state_dict, (), ["pool3"], cache_dir(), src.sha256)
-               for _, c in choices}
+    runners = {
+        c.label: build_runner(c, src.load_state_dict, (), ["pool3"], cache_dir(), src.sha256) for _, c in choices
+    }
     feats: dict[str, list[np.ndarray]] = {label: [] for label in runners}
     seconds = dict.fromkeys(runners, 0.0)
     for start in range(0, len(samples), args.batch):
-        x = np.stack([to_inception_input(load_rgb(s.path)[0]).numpy() for s in samples[start:start + args.batch]])
+        x = np.stack([to_inception_input(load_rgb(s.path)[0]).numpy() for s in samples[start : start + args.batch]])
         for label, run in runners.items():
             t0 = time.perf_counter()
             feats[label].append(run(x)["pool3"])
@@ -64,7 +65,9 @@ def main() -> int:
         f = np.concatenate(feats[label])
         fid = frechet_distance_between_features(f, ref.features)
         rel = float(np.abs(f - base).max() / np.abs(base).max())
-        print(f"{label:22s}{fid:10.3f}{100 * (fid - fid0) / fid0:+9.3f}%{rel:15.2e}{len(samples) / seconds[label]:8.1f}")
+        print(
+            f"{label:22s}{fid:10.3f}{100 * (fid - fid0) / fid0:+9.3f}%{rel:15.2e}{len(samples) / seconds[label]:8.1f}"
+        )
     return 0
 
 

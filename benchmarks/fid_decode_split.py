@@ -58,8 +58,12 @@ def main() -> int:
             a = to_inception_input(full).numpy()
             b = to_inception_input(drafted).numpy()
             worst = max(worst, float(np.abs(a - b).max()))
-    print(f"PIL draft changed the decode of {used}/40 images; largest input difference after resize: {worst:.3f} "
-          "(inputs lie in [-1, 1]): not exact" if used else "PIL draft never applied")
+    print(
+        f"PIL draft changed the decode of {used}/40 images; largest input difference after resize: {worst:.3f} "
+        "(inputs lie in [-1, 1]): not exact"
+        if used
+        else "PIL draft never applied"
+    )
     return 0
 
 

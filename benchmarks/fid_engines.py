@@ -48,18 +48,27 @@ def main() -> int:
     print(f"{'engine':24s}{'img/s':>8s}{'max abs diff':>14s}{'max rel diff':>14s}{'load s':>8s}")
     for engine, precision in engines:
         t0 = time.perf_counter()
-        run = build_runner(EngineChoice(engine, "cpu", precision), src.load_state_dict, (), ["pool3"], cache_dir(),
-                           src.sha256, args.threads)
+        run = build_runner(
+            EngineChoice(engine, "cpu", precision),
+            src.load_state_dict,
+            (),
+            ["pool3"],
+            cache_dir(),
+            src.sha256,
+            args.threads,
+        )
         load = time.perf_counter() - t0
         run(x[: args.batch])
         start = time.perf_counter()
-        feats = np.concatenate([run(x[i: i + args.batch])["pool3"] for i in range(0, len(x), args.batch)])
+        feats = np.concatenate([run(x[i : i + args.batch])["pool3"] for i in range(0, len(x), args.batch)])
         speed = len(x) / (time.perf_counter() - start)
         if base is None:
             base = feats
         diff = float(np.abs(feats - base).max())
-        print(f"{engine + '/' + precision:24s}{speed:8.1f}{diff:14.2e}{diff / float(np.abs(base).max()):14.2e}{load:8.1f}",
-              flush=True)
+        print(
+            f"{engine + '/' + precision:24s}{speed:8.1f}{diff:14.2e}{diff / float(np.abs(base).max()):14.2e}{load:8.1f}",
+            flush=True,
+        )
     return 0
 
 

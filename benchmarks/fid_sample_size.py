@@ -80,14 +80,28 @@ def main() -> int:
     for name, path in datasets.items():
         x = extractor.extract([s.path for s in open_dataset(path).samples]).features["pool3"]
         feats[name] = x
-        fid[name] = np.array([np.mean([reference.fid(x[rng.choice(len(x), n, replace=False)])
-                                       for _ in range(1 if n == len(x) else args.repeats)]) for n in SIZES])
-        print(f"{name:24s} n={len(x):5d} " + " ".join(
-            f"{n}:{v:.1f}(+{v - fid[name][-1]:.1f}, x{v / fid[name][-1]:.2f})" for n, v in zip(SIZES, fid[name])), flush=True)
+        fid[name] = np.array(
+            [
+                np.mean(
+                    [
+                        reference.fid(x[rng.choice(len(x), n, replace=False)])
+                        for _ in range(1 if n == len(x) else args.repeats)
+                    ]
+                )
+                for n in SIZES
+            ]
+        )
+        print(
+            f"{name:24s} n={len(x):5d} "
+            + " ".join(
+                f"{n}:{v:.1f}(+{v - fid[name][-1]:.1f}, x{v / fid[name][-1]:.2f})" for n, v in zip(SIZES, fid[name])
+            ),
+            flush=True,
+        )
     table = np.array(list(fid.values()))
     offsets = table - table[:, -1:]
     i100 = SIZES.index(100)
-    shapes = offsets / offsets[:, i100:i100 + 1]
+    shapes = offsets / offsets[:, i100 : i100 + 1]
     for label, arr in (("offset", offsets), ("ratio", table / table[:, -1:]), ("shape b(n)/b(100)", shapes)):
         cv = arr.std(0, ddof=1) / np.maximum(np.abs(arr.mean(0)), 1e-9)
         print(f"{label:18s} mean " + " ".join(f"{n}:{v:.3f}" for n, v in zip(SIZES, arr.mean(0))))
@@ -102,11 +116,19 @@ def main() -> int:
         for n in SIZES[:-1]:
             for _ in range(args.draws):
                 subset = x[np.sort(rng.choice(len(x), n, replace=False))]
-                est = fit_fid_at_standard(subset, reference, reference.fid(subset), lambda m: curve.g(m)[0],
-                                          seed=int(rng.integers(1 << 31)))
+                est = fit_fid_at_standard(
+                    subset,
+                    reference,
+                    reference.fid(subset),
+                    lambda m, curve=curve: curve.g(m)[0],
+                    seed=int(rng.integers(1 << 31)),
+                )
                 errors[n].append(est - truth)
-        print(f"held out {name:24s} error at N: " + " ".join(
-            f"{n}:{np.mean(errors[n][-args.draws:]):+.1f}" for n in SIZES[:-1]), flush=True)
+        print(
+            f"held out {name:24s} error at N: "
+            + " ".join(f"{n}:{np.mean(errors[n][-args.draws :]):+.1f}" for n in SIZES[:-1]),
+            flush=True,
+        )
     rmse = [float(np.sqrt(np.mean(np.square(errors[n])))) for n in SIZES[:-1]] + [0.0]
     bias = [float(np.mean(errors[n])) for n in SIZES[:-1]] + [0.0]
     raw = [float(np.sqrt(np.mean(np.square(offsets[:, i])))) for i in range(len(SIZES))]
@@ -118,8 +140,8 @@ def main() -> int:
 
         doc = {
             "what": "shape g(n) = mean over datasets of (FID(n) - FID(1000)) / (FID(100) - FID(1000)) against the "
-                    "shipped imagenet-sample-1000 reference, and the leave-one-dataset-out RMS error of the "
-                    "FID(1000) estimate from n images (equation 4 in vptadvisor/distance/size.py)",
+            "shipped imagenet-sample-1000 reference, and the leave-one-dataset-out RMS error of the "
+            "FID(1000) estimate from n images (equation 4 in vptadvisor/distance/size.py)",
             "made_by": "python benchmarks/fid_sample_size.py --write",
             "repeats_per_size": args.repeats,
             "draws_per_size": args.draws,
@@ -129,8 +151,9 @@ def main() -> int:
             "error_sd": [round(v, 3) for v in rmse],
             "error_mean": [round(v, 3) for v in bias],
             "uncorrected_rms_error": [round(v, 3) for v in raw],
-            "datasets": {name: {"n_images": len(feats[name]), "fid": [round(float(v), 3) for v in fid[name]]}
-                         for name in names},
+            "datasets": {
+                name: {"n_images": len(feats[name]), "fid": [round(float(v), 3) for v in fid[name]]} for name in names
+            },
         }
         write_text(REPO / "data" / "fid_size_curve.json", json.dumps(doc, indent=1) + "\n")
     return 0

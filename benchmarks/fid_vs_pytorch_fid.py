@@ -44,6 +44,7 @@ def run_measured(cmd: list[str], env: dict, label: str = ""):
     CPU_SECONDS[label] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return out
 
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -78,8 +79,9 @@ def forward_speed(engine: str, precision: str = "exact", batch: int = 16, repeat
     from vptadvisor.paths import cache_dir
 
     src = locate_inception_weights()
-    run = build_runner(choose_engine(engine, "cpu", precision), src.load_state_dict, (), ["pool3"], cache_dir(),
-                       src.sha256)
+    run = build_runner(
+        choose_engine(engine, "cpu", precision), src.load_state_dict, (), ["pool3"], cache_dir(), src.sha256
+    )
     x = np.random.default_rng(0).uniform(-1, 1, (batch, 3, 299, 299)).astype(np.float32)
     run(x)
     start = time.perf_counter()
@@ -101,8 +103,10 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="vpt-bench-"))
     env = {**os.environ, "TORCH_HOME": str(work / "torch"), "VPTADVISOR_CACHE_DIR": str(work / "cache-cold")}
-    write_pytorch_fid_checkpoint(locate_inception_weights().load_state_dict(),
-                                 work / "torch" / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth")
+    write_pytorch_fid_checkpoint(
+        locate_inception_weights().load_state_dict(),
+        work / "torch" / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth",
+    )
     os.environ.update(TORCH_HOME=env["TORCH_HOME"], VPTADVISOR_CACHE_DIR=str(work))  # forward_speed's conversions
     data_flat = flat_links(args.dataset, work / "data-flat")
     py = sys.executable
@@ -116,8 +120,11 @@ def main() -> int:
     mu, sigma = gaussian_stats(load_reference().features)
     np.savez(work / "ref_stats.npz", mu=mu, sigma=sigma)
 
-    t_pf, mem_pf, done = run_measured([py, "-m", "pytorch_fid", "--batch-size", "1", "--device", "cpu",
-                                       str(data_flat), str(work / "ref_stats.npz")], env, "pytorch-fid")
+    t_pf, mem_pf, done = run_measured(
+        [py, "-m", "pytorch_fid", "--batch-size", "1", "--device", "cpu", str(data_flat), str(work / "ref_stats.npz")],
+        env,
+        "pytorch-fid",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     fid_pf = float(re.search(r"FID:\s+([0-9.]+)", done.stdout).group(1))
     print(f"pytorch-fid --batch-size 1: FID {fid_pf:.4f} in {t_pf:.1f} s", flush=True)
@@ -132,13 +139,43 @@ def main() -> int:
         env_run = {**env, "VPTADVISOR_CACHE_DIR": str(work / f"cache-{engine}-{precision}")}
         (work / f"cache-{engine}-{precision}").mkdir()
         (work / f"cache-{engine}-{precision}" / "engines").symlink_to(work / "engines")  # conversions: made once
-        cmd = [py, "-m", "vptadvisor", "analyze", str(args.dataset), "--format", "json", "--device", "cpu",
-               "--engine", engine, "--precision", precision]
+        cmd = [
+            py,
+            "-m",
+            "vptadvisor",
+            "analyze",
+            str(args.dataset),
+            "--format",
+            "json",
+            "--device",
+            "cpu",
+            "--engine",
+            engine,
+            "--precision",
+            precision,
+        ]
         if not rows:  # untimed: convert the models once (what a first run on a machine does)
             for e in {e for e, _ in runs}:
-                done = subprocess.run([*cmd[:3], "analyze", str(small_set), "--format", "json", "--device", "cpu",
-                                       "--engine", e, "--no-cache", "--min-images", "10"],
-                                      env={**env, "VPTADVISOR_CACHE_DIR": str(work)}, capture_output=True, text=True, check=False)
+                done = subprocess.run(
+                    [
+                        *cmd[:3],
+                        "analyze",
+                        str(small_set),
+                        "--format",
+                        "json",
+                        "--device",
+                        "cpu",
+                        "--engine",
+                        e,
+                        "--no-cache",
+                        "--min-images",
+                        "10",
+                    ],
+                    env={**env, "VPTADVISOR_CACHE_DIR": str(work)},
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 assert done.returncode == 0, done.stderr[-2000:]
         t_cold, mem_cold, done = run_measured(cmd, env_run, f"{engine}-{precision}")
         assert done.returncode == 0, done.stderr[-2000:]
@@ -156,24 +193,31 @@ def main() -> int:
         (work / "cache-small").mkdir()
         (work / "cache-small" / "engines").symlink_to(work / "engines")
         small = folder_subset(args.dataset, work / "small", args.small)
-        _, mem_small, done = run_measured([py, "-m", "vptadvisor", "analyze", str(small), "--format", "json",
-                                           "--device", "cpu"], env_small)
+        _, mem_small, done = run_measured(
+            [py, "-m", "vptadvisor", "analyze", str(small), "--format", "json", "--device", "cpu"], env_small
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         n_small = json.loads(done.stdout)["dataset"]["n_images"]
 
     gib = 1024**3
     print()
     cpu_pf = CPU_SECONDS["pytorch-fid"]
-    print(f"pytorch-fid --batch-size 1: FID {fid_pf:.4f}, {t_pf:.1f} s wall, {cpu_pf:.1f} CPU s, "
-          f"{n / t_pf:.1f} img/s, peak {mem_pf / gib:.2f} GiB")
-    print(f"{'engine':26s}{'cold s':>8s}{'img/s':>8s}{'speed-up':>9s}{'CPU s':>8s}{'CPU ratio':>10s}{'FID':>11s}"
-          f"{'rel. diff':>11s}{'fwd img/s':>10s}{'e2e/fwd':>8s}{'warm s':>8s}{'peak GiB':>9s}")
+    print(
+        f"pytorch-fid --batch-size 1: FID {fid_pf:.4f}, {t_pf:.1f} s wall, {cpu_pf:.1f} CPU s, "
+        f"{n / t_pf:.1f} img/s, peak {mem_pf / gib:.2f} GiB"
+    )
+    print(
+        f"{'engine':26s}{'cold s':>8s}{'img/s':>8s}{'speed-up':>9s}{'CPU s':>8s}{'CPU ratio':>10s}{'FID':>11s}"
+        f"{'rel. diff':>11s}{'fwd img/s':>10s}{'e2e/fwd':>8s}{'warm s':>8s}{'peak GiB':>9s}"
+    )
     for label, engine, precision, fid, n, t_cold, t_warm, mem_cold, _ in rows:
         speed = forward_speed(engine, precision)
         cpu = CPU_SECONDS[f"{engine}-{precision}"]
-        print(f"{label:26s}{t_cold:8.1f}{n / t_cold:8.1f}{t_pf / t_cold:8.2f}x{cpu:8.1f}{cpu_pf / cpu:9.2f}x"
-              f"{fid:11.4f}{abs(fid - fid_pf) / fid_pf:11.2e}{speed:10.1f}{n / t_cold / speed:8.2f}{t_warm:8.2f}"
-              f"{mem_cold / gib:9.2f}")
+        print(
+            f"{label:26s}{t_cold:8.1f}{n / t_cold:8.1f}{t_pf / t_cold:8.2f}x{cpu:8.1f}{cpu_pf / cpu:9.2f}x"
+            f"{fid:11.4f}{abs(fid - fid_pf) / fid_pf:11.2e}{speed:10.1f}{n / t_cold / speed:8.2f}{t_warm:8.2f}"
+            f"{mem_cold / gib:9.2f}"
+        )
     if n_small:
         print(f"peak memory vptadvisor (default engine), {n_small} images: {mem_small / gib:.2f} GiB")
     return 0

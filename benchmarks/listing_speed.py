@@ -66,11 +66,16 @@ def main() -> None:
     try:
         t = time.perf_counter()
         make_tree(tmp / "data", args.files, args.classes)
-        print(f"generated {args.files:,} files in {args.classes:,} classes in {time.perf_counter() - t:.1f}s "
-              f"(CPUs: {os.cpu_count()})")
+        print(
+            f"generated {args.files:,} files in {args.classes:,} classes in {time.perf_counter() - t:.1f}s "
+            f"(CPUs: {os.cpu_count()})"
+        )
         results = {}
-        for name, fn in (("vptadvisor open_dataset", ours), ("torchvision ImageFolder listing", torchvision_imagefolder),
-                         ("bare os.walk (names only)", bare_os_walk)):
+        for name, fn in (
+            ("vptadvisor open_dataset", ours),
+            ("torchvision ImageFolder listing", torchvision_imagefolder),
+            ("bare os.walk (names only)", bare_os_walk),
+        ):
             seconds, n = best_of(fn, tmp / "data", args.repeat)
             results[name] = seconds
             print(f"{name:34s} {seconds:7.3f}s  {n:,} images  {n / seconds:,.0f} files/s")

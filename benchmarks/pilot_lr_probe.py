@@ -32,18 +32,30 @@ def main() -> None:
     for lr in [float(v) for v in args.lrs.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            r = run_pilot(SHARED / "datasets" / "dtd-10", steps=args.steps, arms=args.arm, lrs={args.arm: [lr]},
-                          backbone="vit_small_patch14_dinov2",
-                          weights=SHARED / "weights" / "vit_small_patch14_dinov2.imgfocus.f16.safetensors",
-                          img_size=args.img_size, batch_size=args.batch_size, evals=1, device="cpu",
-                          threads=args.threads, run_dir=Path(tmp) / "run")
+            r = run_pilot(
+                SHARED / "datasets" / "dtd-10",
+                steps=args.steps,
+                arms=args.arm,
+                lrs={args.arm: [lr]},
+                backbone="vit_small_patch14_dinov2",
+                weights=SHARED / "weights" / "vit_small_patch14_dinov2.imgfocus.f16.safetensors",
+                img_size=args.img_size,
+                batch_size=args.batch_size,
+                evals=1,
+                device="cpu",
+                threads=args.threads,
+                run_dir=Path(tmp) / "run",
+            )
             arm = r.arms[args.arm]
             losses = [v for _, v in arm.curve["train"]]
-            tail = losses[-max(1, len(losses) // 4):]
+            tail = losses[-max(1, len(losses) // 4) :]
             acc = "failed" if arm.val_accuracy is None else f"{arm.val_accuracy:.3f}"
-            print(f"{args.arm} base lr {lr:<8g} steps {arm.steps:3d}  val acc {acc}  "
-                  f"max loss {max(losses) if losses else float('nan'):9.3g}  last-quarter loss "
-                  f"{sum(tail) / max(1, len(tail)):7.3f}  ({time.perf_counter() - t:.0f}s)", flush=True)
+            print(
+                f"{args.arm} base lr {lr:<8g} steps {arm.steps:3d}  val acc {acc}  "
+                f"max loss {max(losses) if losses else float('nan'):9.3g}  last-quarter loss "
+                f"{sum(tail) / max(1, len(tail)):7.3f}  ({time.perf_counter() - t:.0f}s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

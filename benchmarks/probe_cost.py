@@ -48,13 +48,21 @@ def main() -> None:
     aug = probe_objective(warm.features, labels, seed=0, images=kept_paths, extract=pool3_function(fresh))
     aug_s = time.perf_counter() - t
     out = {
-        "dataset": str(args.dataset), "n_images": len(warm.kept), "n_classes": len(set(labels)),
-        "probe_with_augmentation_cold_seconds": round(aug_s, 2), "augmented_images": aug.augmented_images,
-        "p_high_disparity_with_augmentation": aug.p_high_disparity, "evidence_with_augmentation": aug.evidence,
-        "first_extraction_seconds": round(first.seconds, 2), "first_extraction_computed": first.n_computed,
+        "dataset": str(args.dataset),
+        "n_images": len(warm.kept),
+        "n_classes": len(set(labels)),
+        "probe_with_augmentation_cold_seconds": round(aug_s, 2),
+        "augmented_images": aug.augmented_images,
+        "p_high_disparity_with_augmentation": aug.p_high_disparity,
+        "evidence_with_augmentation": aug.evidence,
+        "first_extraction_seconds": round(first.seconds, 2),
+        "first_extraction_computed": first.n_computed,
         "warm_feature_read_seconds": round(warm_s, 3),
-        "probe_seconds_median": round(statistics.median(times), 3), "probe_seconds_all": [round(x, 3) for x in times],
-        "taps": [t.name for t in DEFAULT_TAPS], "p_high_disparity": res.p_high_disparity, "evidence": res.evidence,
+        "probe_seconds_median": round(statistics.median(times), 3),
+        "probe_seconds_all": [round(x, 3) for x in times],
+        "taps": [t.name for t in DEFAULT_TAPS],
+        "p_high_disparity": res.p_high_disparity,
+        "evidence": res.evidence,
     }
     if first.n_computed:
         out["probe_share_of_cold_extraction"] = round(out["probe_seconds_median"] / first.seconds, 4)

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.probe_suite.fit import auroc
+from tools.probe_suite.suite import default_shared
+from tools.probe_suite.suite_def import FAMILIES, TASKS, build_family, task_labels
 from vptadvisor.errors import MeasureError
 from vptadvisor.features.extract import make_extractor
 from vptadvisor.paths import cache_dir
 from vptadvisor.probe import probe_objective
-from tools.probe_suite.fit import auroc
-from tools.probe_suite.suite import default_shared
-from tools.probe_suite.suite_def import FAMILIES, TASKS, build_family, task_labels
 
 
 def conditions(labels: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -73,8 +73,16 @@ def main() -> None:
     print("| task | set | true | " + " | ".join(conds) + " |\n|" + "---|" * (len(conds) + 3))
     for r in rows:
         cells = ["err" if r[c] is None else f"{r[c]:.2f} ({r['n_' + c]})" for c in conds]
-        print(f"| {r['task']} | {'held back' if r['held_back'] else 'designed'} | {'high' if r['high'] else 'low'} | " + " | ".join(cells) + " |")
-    for group, sel in (("designed", lambda r: not r["held_back"]), ("held back", lambda r: r["held_back"]), ("all", lambda r: True)):
+        print(
+            f"| {r['task']} | {'held back' if r['held_back'] else 'designed'} | {'high' if r['high'] else 'low'} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    for group, sel in (
+        ("designed", lambda r: not r["held_back"]),
+        ("held back", lambda r: r["held_back"]),
+        ("all", lambda r: True),
+    ):
         aucs = []
         for c in conds:
             rr = [r for r in rows if sel(r) and r[c] is not None]

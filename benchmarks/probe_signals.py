@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vptadvisor.probe import metrics as M
 from tools.probe_suite import transfer_metrics as TM
 from tools.probe_suite.fit import auroc
-from vptadvisor.probe.signals import EpisodeConfig, block_gram, encode_labels, episode_signals, episodes
 from tools.probe_suite.suite import FIT_SUBSETS, default_shared
 from tools.probe_suite.suite_def import FAMILIES, TASKS, build_family, task_labels
+from vptadvisor.probe import metrics as M
+from vptadvisor.probe.signals import EpisodeConfig, block_gram, encode_labels, episode_signals, episodes
 
 
 def candidates(pool: np.ndarray, grid: np.ndarray | None, y: np.ndarray, seed: int) -> dict[str, float]:
@@ -44,8 +44,13 @@ def candidates(pool: np.ndarray, grid: np.ndarray | None, y: np.ndarray, seed: i
     P = Q[:, -32:] * np.sqrt(np.clip(e[-32:], 0, None))
     z = TM.kmeans(P, 32, seed)
     out["nce_normalised"] = TM.nce(z, y, 32, k)
-    d2 = np.stack([np.sum((P - P[z == j].mean(axis=0)) ** 2, axis=1) if np.any(z == j) else np.full(len(P), np.inf)
-                   for j in range(32)], axis=1)
+    d2 = np.stack(
+        [
+            np.sum((P - P[z == j].mean(axis=0)) ** 2, axis=1) if np.any(z == j) else np.full(len(P), np.inf)
+            for j in range(32)
+        ],
+        axis=1,
+    )
     t = np.median(d2.min(axis=1)) + 1e-12
     theta = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / t)
     theta /= theta.sum(axis=1, keepdims=True)
@@ -63,8 +68,10 @@ def measure_all(features: dict, labels, seed: int, config: EpisodeConfig, tap: s
     y, classes, _ = encode_labels(labels, config.min_per_class)
     pool = features["pool3"].astype(np.float64)
     grid = features[tap].astype(np.float64) if tap else None
-    rows = [candidates(pool[i], grid[i] if grid is not None else None, ye, seed)
-            for i, ye in episodes(y, len(classes), config, np.random.default_rng(seed))]
+    rows = [
+        candidates(pool[i], grid[i] if grid is not None else None, ye, seed)
+        for i, ye in episodes(y, len(classes), config, np.random.default_rng(seed))
+    ]
     return {k: float(np.mean([r[k] for r in rows if k in r])) for k in rows[0]}
 
 
@@ -95,12 +102,18 @@ def main() -> None:
         labels = np.array(task_labels(t, attrs))
         n = len(labels)
         for frac, s in ((1.0, 0),) + FIT_SUBSETS:
-            keep = np.arange(n) if frac == 1.0 else np.sort(np.random.default_rng(100 + s).choice(n, int(n * frac), replace=False))
+            keep = (
+                np.arange(n)
+                if frac == 1.0
+                else np.sort(np.random.default_rng(100 + s).choice(n, int(n * frac), replace=False))
+            )
             sig = measure_all({k: v[keep] for k, v in f.items()}, labels[keep].tolist(), s, config, tap)
             rows.append({"task": t.name, "high": t.high, "frac": frac, "seed": s, **sig})
     names = [k for k in rows[0] if k not in ("task", "high", "frac", "seed")]
-    print(f"{len(rows)} rows ({len({r['task'] for r in rows})} designed tasks and variants x 5 subsets), "
-          f"{time.perf_counter() - t0:.0f} s\n")
+    print(
+        f"{len(rows)} rows ({len({r['task'] for r in rows})} designed tasks and variants x 5 subsets), "
+        f"{time.perf_counter() - t0:.0f} s\n"
+    )
     print("| signal | AUROC all rows | AUROC full-size rows | mean low | mean high |\n|---|---|---|---|---|")
     summary = {}
     for name in names:

@@ -29,16 +29,36 @@ def verdicts(dataset: Path, cache: Path | None) -> dict:
     m = declared.distance.fid_matched
     n_train = declared.verdict.inputs["n_train"]
     rule = load_rule()
-    measured = rule.predict(fid=m["value"], fid_sd=m["sd"], p_high_disparity=probe.p_high_disparity, n_train=n_train,
-                            n_fid_images=m["n_standard"], n_ref_images=declared.distance.n_reference)
+    measured = rule.predict(
+        fid=m["value"],
+        fid_sd=m["sd"],
+        p_high_disparity=probe.p_high_disparity,
+        n_train=n_train,
+        n_fid_images=m["n_standard"],
+        n_ref_images=declared.distance.n_reference,
+    )
     d = declared.verdict.to_dict()
     return {
-        "dataset": str(dataset), "fid_matched": round(m["value"], 2), "n_train": n_train,
-        "probe": {"p_high_disparity": probe.p_high_disparity, "evidence": probe.evidence,
-                  "non_semantic": probe.signals["non_semantic"], "one_dimensional": probe.signals.get("one_dimensional")},
-        "declared_classification": {"p_high_disparity": declared.objective.to_dict()["p_high_disparity"],
-                                    "choice": d["choice"], "p_vpt": round(d["p_vpt"], 3), "margin": round(d["margin"], 2)},
-        "probe_objective": {"choice": measured.choice, "p_vpt": round(measured.p_vpt, 3), "margin": round(measured.margin, 2)},
+        "dataset": str(dataset),
+        "fid_matched": round(m["value"], 2),
+        "n_train": n_train,
+        "probe": {
+            "p_high_disparity": probe.p_high_disparity,
+            "evidence": probe.evidence,
+            "non_semantic": probe.signals["non_semantic"],
+            "one_dimensional": probe.signals.get("one_dimensional"),
+        },
+        "declared_classification": {
+            "p_high_disparity": declared.objective.to_dict()["p_high_disparity"],
+            "choice": d["choice"],
+            "p_vpt": round(d["p_vpt"], 3),
+            "margin": round(d["margin"], 2),
+        },
+        "probe_objective": {
+            "choice": measured.choice,
+            "p_vpt": round(measured.p_vpt, 3),
+            "margin": round(measured.margin, 2),
+        },
     }
 
 

@@ -57,8 +57,12 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=40_000)
     ap.add_argument("--subset", type=int, default=4_000)
     ap.add_argument("--work", type=Path, default=Path("/tmp/vpt-scale"))
-    ap.add_argument("--max-images", type=int, default=None,
-                    help="pass --max-images to analyze (default: analyze's own default, 5000)")
+    ap.add_argument(
+        "--max-images",
+        type=int,
+        default=None,
+        help="pass --max-images to analyze (default: analyze's own default, 5000)",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     big = generate(args.work / f"data{args.images}", args.images)
@@ -75,10 +79,28 @@ def main() -> int:
     engines = args.work / "engines-shared"
     engines.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "VPTADVISOR_CACHE_DIR": str(args.work)}
-    warm = subprocess.run([py, "-m", "vptadvisor", "analyze", str(small), "--format", "json", "--no-cache",
-                           "--max-images", "20", "--min-images", "10", "--objective", "classification"],
-                          env={**env, "VPTADVISOR_CACHE_DIR": str(args.work / "convert")}, capture_output=True, text=True,
-                          check=False)
+    warm = subprocess.run(
+        [
+            py,
+            "-m",
+            "vptadvisor",
+            "analyze",
+            str(small),
+            "--format",
+            "json",
+            "--no-cache",
+            "--max-images",
+            "20",
+            "--min-images",
+            "10",
+            "--objective",
+            "classification",
+        ],
+        env={**env, "VPTADVISOR_CACHE_DIR": str(args.work / "convert")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert warm.returncode == 0, warm.stderr[-2000:]
     rows = []
     for data in (small, big):
@@ -100,15 +122,21 @@ def main() -> int:
         rows.append((data.name, out, seconds, peak, len(files), cpu))
         print(f"{data.name}: {seconds:.1f} s, {cpu:.1f} CPU s, FID {out['distance']['fid']:.2f}", flush=True)
     print()
-    print(f"{'dataset':14s}{'files':>8s}{'embedded':>10s}{'n_train':>9s}{'seconds':>9s}{'CPU s':>8s}{'peak GiB':>10s}"
-          f"{'cache files':>12s}{'FID':>9s}{'FID@1000':>10s}")
+    print(
+        f"{'dataset':14s}{'files':>8s}{'embedded':>10s}{'n_train':>9s}{'seconds':>9s}{'CPU s':>8s}{'peak GiB':>10s}"
+        f"{'cache files':>12s}{'FID':>9s}{'FID@1000':>10s}"
+    )
     for name, out, seconds, peak, n_files, cpu in rows:
         d = out["dataset"]
-        print(f"{name:14s}{d['n_files']:8d}{out['timing']['n_computed']:10d}{d['n_train']:9d}{seconds:9.1f}{cpu:8.1f}"
-              f"{peak / 1024**3:10.2f}{n_files:12d}{out['distance']['fid']:9.2f}"
-              f"{out['distance']['fid_matched']['value']:10.2f}")
-    print(f"ratio {rows[1][0]} / {rows[0][0]}: wall time {rows[1][2] / rows[0][2]:.2f}, CPU time "
-          f"{rows[1][5] / rows[0][5]:.2f} (the machine was shared: CPU time is the steadier measure)")
+        print(
+            f"{name:14s}{d['n_files']:8d}{out['timing']['n_computed']:10d}{d['n_train']:9d}{seconds:9.1f}{cpu:8.1f}"
+            f"{peak / 1024**3:10.2f}{n_files:12d}{out['distance']['fid']:9.2f}"
+            f"{out['distance']['fid_matched']['value']:10.2f}"
+        )
+    print(
+        f"ratio {rows[1][0]} / {rows[0][0]}: wall time {rows[1][2] / rows[0][2]:.2f}, CPU time "
+        f"{rows[1][5] / rows[0][5]:.2f} (the machine was shared: CPU time is the steadier measure)"
+    )
     return 0
 
 

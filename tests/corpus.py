@@ -38,7 +38,9 @@ def write_bomb(path: Path, side: int = 40_000) -> None:
     """A tiny PNG whose header claims side x side pixels (1.6 gigapixels)."""
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    )
 
 
 def write_corpus(root: Path, n_good: int = 0) -> Path:

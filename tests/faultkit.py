@@ -125,9 +125,30 @@ def pilot_cli_args(data: Path | str, weights: Path, out: Path | None, steps: int
     sys.path.insert(0, str(REPO / "tests"))
     from test_pilot_helpers import TINY_IMG, TINY_KWARGS, TINY_NAME
 
-    args = [str(data), "--backbone", TINY_NAME, "--weights", str(weights), "--backbone-kwargs", json.dumps(TINY_KWARGS),
-            "--img-size", str(TINY_IMG), "--steps", str(steps), "--batch-size", "8", "--device", "cpu",
-            "--threads", "1", "--format", "json", "--quiet", "--evals", "1"]
+    args = [
+        str(data),
+        "--backbone",
+        TINY_NAME,
+        "--weights",
+        str(weights),
+        "--backbone-kwargs",
+        json.dumps(TINY_KWARGS),
+        "--img-size",
+        str(TINY_IMG),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--format",
+        "json",
+        "--quiet",
+        "--evals",
+        "1",
+    ]
     return args + (["--out", str(out)] if out is not None else [])
 
 
@@ -142,8 +163,14 @@ def _steps_done(run: Path) -> int:
 def pilot_interrupted_run(data: Path, weights: Path, run: Path, env: dict) -> Path:
     """A pilot run directory interrupted (SIGINT) after a few checkpointed steps."""
     args = pilot_cli_args(data, weights, run, steps=400) + ["--checkpoint-every", "0"]
-    proc = subprocess.Popen([sys.executable, "-m", "vptadvisor", "pilot", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)  # noqa: PLW1509 (no threads here)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vptadvisor", "pilot", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_signals,
+    )
     deadline = time.monotonic() + 240
     while _steps_done(run) < 3:
         if proc.poll() is not None or time.monotonic() > deadline:

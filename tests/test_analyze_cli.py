@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from corpus import EXPECTED, write_corpus
+
 from vptadvisor.cli import main
 
 
@@ -125,14 +125,17 @@ def test_too_few_images_is_exit_3(corpus_dataset, corpus_json, capsys):
     assert code == 3 and "min-images" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["analyze", "/no/such/dataset"], "does not exist"),
-    (["analyze"], "--demo"),
-    (["analyze", ".", "--device", "tpu"], "device"),
-    (["analyze", ".", "--resize", "nearest"], "resize"),
-    (["analyze", "--demo", "--reference", "nope"], "Unknown reference"),
-    (["analyze", ".", "--bogus-option"], "bogus"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["analyze", "/no/such/dataset"], "does not exist"),
+        (["analyze"], "--demo"),
+        (["analyze", ".", "--device", "tpu"], "device"),
+        (["analyze", ".", "--resize", "nearest"], "resize"),
+        (["analyze", "--demo", "--reference", "nope"], "Unknown reference"),
+        (["analyze", ".", "--bogus-option"], "bogus"),
+    ],
+)
 def test_usage_errors_exit_2_without_traceback(args, needle, capsys):
     code, out, err = run_cli(args, capsys)
     assert code == 2, err
@@ -141,8 +144,23 @@ def test_usage_errors_exit_2_without_traceback(args, needle, capsys):
 
 def test_json_output_and_file_via_cli(corpus_dataset, corpus_json, tmp_path, capsys):
     out_file = tmp_path / "result.json"
-    code, out, err = run_cli(["analyze", str(corpus_dataset), "--format", "json", "--min-images", "20",
-                              "--kid-subset-size", "30", "--kid-subsets", "10", "-o", str(out_file)], capsys)
+    code, out, err = run_cli(
+        [
+            "analyze",
+            str(corpus_dataset),
+            "--format",
+            "json",
+            "--min-images",
+            "20",
+            "--kid-subset-size",
+            "30",
+            "--kid-subsets",
+            "10",
+            "-o",
+            str(out_file),
+        ],
+        capsys,
+    )
     assert code == 0 and err == ""  # no progress bar when stderr is not a terminal
     printed = json.loads(out)
     assert printed == json.loads(out_file.read_text())
@@ -158,8 +176,13 @@ def test_table_output_names_the_skipped_files(corpus_dataset, corpus_json, capsy
 @pytest.mark.slow
 def test_subprocess_entry_point_user_error_has_no_traceback(tmp_path):
     env = {**os.environ}
-    proc = subprocess.run([sys.executable, "-m", "vptadvisor", "analyze", str(tmp_path / "missing")],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vptadvisor", "analyze", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr and proc.stdout == ""
 

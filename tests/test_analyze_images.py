@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from corpus import EXPECTED, write_corpus
+
 from vptadvisor.dataset.images import BadImage, load_rgb
 
 

@@ -31,7 +31,10 @@ def test_folder_layout_ignores_hidden_and_non_images(tmp_path):
     ds = open_dataset(tmp_path)
     assert ds.layout == "folder"
     assert [(s.relpath, s.label) for s in ds.samples] == [
-        ("cat/a.png", "cat"), ("cat/nested/b.JPG", "cat"), ("dog/c.jpeg", "dog")]
+        ("cat/a.png", "cat"),
+        ("cat/nested/b.JPG", "cat"),
+        ("dog/c.jpeg", "dog"),
+    ]
     assert ds.classes == ["cat", "dog"]
     assert ds.n_ignored == 2  # notes.txt and README.md (hidden files are not even counted)
 
@@ -53,7 +56,10 @@ def test_csv_manifest_with_missing_entry(tmp_path):
     (tmp_path / "labels.csv").write_text("path,label,split\nimgs/1.png,x,train\nimgs/2.png,y,val\nimgs/3.png,y,train\n")
     ds = open_dataset(tmp_path / "labels.csv")
     assert ds.layout == "manifest" and ds.root == tmp_path.absolute()
-    assert [(s.relpath, s.label, s.split) for s in ds.samples] == [("imgs/1.png", "x", "train"), ("imgs/2.png", "y", "val")]
+    assert [(s.relpath, s.label, s.split) for s in ds.samples] == [
+        ("imgs/1.png", "x", "train"),
+        ("imgs/2.png", "y", "val"),
+    ]
     assert ds.missing == ["imgs/3.png"]
 
 
@@ -70,7 +76,7 @@ def test_manifest_paths_may_not_escape_root(tmp_path, bad):
     _img(root / "ok.png")
     _img(tmp_path / "outside.png")
     (root / "manifest.csv").write_text(f"path,label\nok.png,a\n{bad},b\n")
-    with pytest.raises(UsageError, match="root|relative"):
+    with pytest.raises(UsageError, match=r"root|relative"):
         open_dataset(root)
 
 
@@ -90,11 +96,14 @@ def test_manifest_symlink_escaping_root_is_skipped_and_listed(tmp_path):
         open_dataset(root)
 
 
-@pytest.mark.parametrize("content,match", [
-    ("file,label\na.png,x\n", "header"),
-    ("path,label\na.png,\n", "label"),
-    ("path,label,split\na.png,x,holdout\n", "split"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ("file,label\na.png,x\n", "header"),
+        ("path,label\na.png,\n", "label"),
+        ("path,label,split\na.png,x,holdout\n", "split"),
+    ],
+)
 def test_manifest_errors_name_the_problem(tmp_path, content, match):
     _img(tmp_path / "a.png")
     (tmp_path / "manifest.csv").write_text(content)

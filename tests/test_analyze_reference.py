@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from test_analyze_cli import run_cli
+
 from vptadvisor.distance.reference import DEFAULT_REFERENCE, load_reference
 from vptadvisor.synthetic import write_counting_dataset
 
@@ -27,8 +27,22 @@ def scenes(tmp_path_factory):
 
 
 def test_build_select_and_refuse(scenes, tmp_path, capsys):
-    code, out, err = run_cli(["reference", "build", str(scenes), "--name", "scenes-clean", "--resize", "clean",
-                              "--min-images", "20", "--format", "json"], capsys)
+    code, out, err = run_cli(
+        [
+            "reference",
+            "build",
+            str(scenes),
+            "--name",
+            "scenes-clean",
+            "--resize",
+            "clean",
+            "--min-images",
+            "20",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     built = json.loads(out)
     assert built["n_images"] == 24 and built["extractor"]["preprocessing"] == "clean"
@@ -39,8 +53,23 @@ def test_build_select_and_refuse(scenes, tmp_path, capsys):
     code, _, err = run_cli(["analyze", str(scenes), "--reference", "scenes-clean", "--min-images", "20"], capsys)
     assert code == 2 and "preprocessing" in err and "Traceback" not in err
     # the same preprocessing, selected by path: a near-zero distance to itself
-    code, out, err = run_cli(["analyze", str(scenes), "--reference", built["path"], "--resize", "clean",
-                              "--min-images", "20", "--kid-subset-size", "20", "--format", "json"], capsys)
+    code, out, err = run_cli(
+        [
+            "analyze",
+            str(scenes),
+            "--reference",
+            built["path"],
+            "--resize",
+            "clean",
+            "--min-images",
+            "20",
+            "--kid-subset-size",
+            "20",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["distance"]["reference"] == "scenes-clean"

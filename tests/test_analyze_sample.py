@@ -23,7 +23,9 @@ def _samples(sizes: dict[tuple[str | None, str], int]) -> list[Sample]:
 
 @pytest.mark.parametrize("n", [3, 10, 57, 100, 999])
 def test_sample_is_stratified_exact_in_size_and_seeded(n):
-    samples = _samples({("train", "a"): 500, ("train", "b"): 300, ("train", "c"): 7, ("val", "a"): 100, ("val", "b"): 93})
+    samples = _samples(
+        {("train", "a"): 500, ("train", "b"): 300, ("train", "c"): 7, ("val", "a"): 100, ("val", "b"): 93}
+    )
     chosen = stratified_sample(samples, n, seed=3)
     assert len(chosen) == n == len(set(chosen)) and chosen == sorted(chosen)
     assert chosen == stratified_sample(samples, n, seed=3)
@@ -46,7 +48,9 @@ def _dataset(root: Path, per_class: int = 12, classes: int = 4) -> Path:
     for c in range(classes):
         (root / f"class_{c}").mkdir(parents=True)
         for i in range(per_class):
-            Image.fromarray(rng.integers(0, 256, (36, 48, 3), dtype=np.uint8)).save(root / f"class_{c}" / f"{i:03d}.png")
+            Image.fromarray(rng.integers(0, 256, (36, 48, 3), dtype=np.uint8)).save(
+                root / f"class_{c}" / f"{i:03d}.png"
+            )
     return root
 
 
@@ -73,7 +77,8 @@ def test_analyze_decodes_only_the_sample_and_counts_every_file(tmp_path):
     everything = analyze(root, max_images=0, min_images=10, kid_subsets=5, seed=0, objective="classification")
     assert everything.to_dict()["dataset"]["sample"] is None
     assert {s.path for s in everything.dataset.skipped} == {outside[0].relpath} | (
-        {outside[1].relpath} if not _is_root() else set())
+        {outside[1].relpath} if not _is_root() else set()
+    )
 
 
 def _is_root() -> bool:

@@ -60,13 +60,19 @@ def test_clear_errors(tmp_path):
     with pytest.raises(MeasureError, match="Cannot load weights"):
         create_backbone("vit_small_patch14_dinov2", weights, img_size=224)
     with pytest.raises(UsageError, match="class token"):
-        create_backbone(TINY_NAME, pretrained=False, img_size=TINY_IMG, model_kwargs=dict(TINY_KWARGS, class_token=False, global_pool="avg"))
+        create_backbone(
+            TINY_NAME,
+            pretrained=False,
+            img_size=TINY_IMG,
+            model_kwargs=dict(TINY_KWARGS, class_token=False, global_pool="avg"),
+        )
 
 
 def _in_fresh_process(code: str, cache: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HOME=cache, HF_HUB_CACHE=os.path.join(cache, "hub"), TORCH_HOME=cache,
-               HF_HUB_OFFLINE="0")
-    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, env=env)
+    env = dict(os.environ, HF_HOME=cache, HF_HUB_CACHE=os.path.join(cache, "hub"), TORCH_HOME=cache, HF_HUB_OFFLINE="0")
+    return subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def _hf_cache(tmp_path, cfg_name: str) -> Path:
@@ -99,7 +105,9 @@ def _resolve(tmp_path, cfg_name: str, env_extra: dict, *args: str) -> subprocess
     code = _RESOLVE.format(name=cfg_name, img=TINY_IMG, kw=TINY_KWARGS)
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "VPTADVISOR_OFFLINE")}
     env.update(HF_HOME=str(tmp_path), HF_HUB_CACHE=str(tmp_path / "hub"), TORCH_HOME=str(tmp_path), **env_extra)
-    return subprocess.run([sys.executable, "-c", code, *args], check=False, capture_output=True, text=True, timeout=180, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], check=False, capture_output=True, text=True, timeout=180, env=env
+    )
 
 
 @pytest.mark.parametrize("how", [{"HF_HUB_OFFLINE": "1"}, {"VPTADVISOR_OFFLINE": "1"}, "--offline"])
@@ -111,8 +119,10 @@ def test_offline_weights_come_from_the_hf_cache_or_fail_fast_with_advice(tmp_pat
     p = _resolve(tmp_path, cfg_name, how if isinstance(how, dict) else {}, *([how] if isinstance(how, str) else []))
     assert p.returncode == 0, p.stderr
     why = "--offline" if isinstance(how, str) else f"${next(iter(how))}"
-    assert (f"MEASURE No weights for 'vit_base_patch16_224.augreg_in21k' in the Hugging Face or torch hub cache, "
-            f"and downloads are off ({why}): pass --weights PATH") in p.stdout
+    assert (
+        f"MEASURE No weights for 'vit_base_patch16_224.augreg_in21k' in the Hugging Face or torch hub cache, "
+        f"and downloads are off ({why}): pass --weights PATH"
+    ) in p.stdout
     assert "hf download timm/vit_base_patch16_224.augreg_in21k" in p.stdout
     assert float(p.stdout.split("SECONDS ")[1].split()[0]) < 10  # no network wait
     assert f"WEIGHTS {cached}" in p.stdout
@@ -128,10 +138,16 @@ def test_online_uses_timms_hub_path_and_its_cache(tmp_path):
     provide weights."""
     cfg_name = f"{TINY_NAME}.augreg_in21k_ft_in1k"
     cached = _hf_cache(tmp_path, cfg_name)
-    p = _resolve(tmp_path, cfg_name, {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_ETAG_TIMEOUT": "2",
-                                      "HF_HUB_DOWNLOAD_TIMEOUT": "2"})
+    p = _resolve(
+        tmp_path,
+        cfg_name,
+        {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_ETAG_TIMEOUT": "2", "HF_HUB_DOWNLOAD_TIMEOUT": "2"},
+    )
     assert p.returncode == 0, p.stderr
-    assert "MEASURE Could not get pretrained weights for 'vit_base_patch16_224.augreg_in21k' from the Hugging Face hub" in p.stdout
+    assert (
+        "MEASURE Could not get pretrained weights for 'vit_base_patch16_224.augreg_in21k' from the Hugging Face hub"
+        in p.stdout
+    )
     assert "pass --weights PATH" in p.stdout
     assert f"WEIGHTS {cached}" in p.stdout
     from safetensors.torch import load_file

@@ -90,7 +90,9 @@ def _naive_kid(x, y, ix, iy):
         kxx = (xs @ xs.T / d + 1) ** 3
         kyy = (ys @ ys.T / d + 1) ** 3
         kxy = (xs @ ys.T / d + 1) ** 3
-        vals.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
+        vals.append(
+            (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+        )
     return np.mean(vals), np.std(vals, ddof=1)
 
 

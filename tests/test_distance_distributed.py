@@ -68,8 +68,15 @@ def test_gloo_all_reduce_of_two_shards_matches_one_process_to_1e9():
     port = _free_port()
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2")
     code = _WORKER.format(tests=str(Path(__file__).parent))
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
-                              stdout=subprocess.PIPE, text=True) for r in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for r in (0, 1)
+    ]
     outs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
     got = json.loads(outs[0])
@@ -101,15 +108,50 @@ def test_torchrun_analyze_matches_single_process(tmp_path):
             img = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
             img[:, :, c] = 255 - img[:, :, c] // (i + 1)
             Image.fromarray(img).save(tmp_path / "data" / f"c{c}" / f"{i}.png")
-    common = [str(tmp_path / "data"), "--format", "json", "--no-cache", "--batch-size", "1", "--min-images", "10",
-              "--kid-subsets", "5", "--objective", "classification", "--device", "cpu"]
-    single = subprocess.run([sys.executable, "-m", "vptadvisor", "analyze", *common], capture_output=True, text=True,
-                            timeout=600, check=False)
+    common = [
+        str(tmp_path / "data"),
+        "--format",
+        "json",
+        "--no-cache",
+        "--batch-size",
+        "1",
+        "--min-images",
+        "10",
+        "--kid-subsets",
+        "5",
+        "--objective",
+        "classification",
+        "--device",
+        "cpu",
+    ]
+    single = subprocess.run(
+        [sys.executable, "-m", "vptadvisor", "analyze", *common],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert single.returncode == 0, single.stderr
     port = str(_free_port())
-    multi = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port", port,
-                            "-m", "vptadvisor", "analyze", *common], check=False, capture_output=True, text=True, timeout=600,
-                           env=dict(os.environ, OMP_NUM_THREADS="1"))
+    multi = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port",
+            port,
+            "-m",
+            "vptadvisor",
+            "analyze",
+            *common,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     assert multi.returncode == 0, multi.stderr[-3000:]
     a, b = json.loads(single.stdout), json.loads(multi.stdout)  # one JSON document: rank 0 alone printed
     assert b["dataset"]["n_images"] == a["dataset"]["n_images"] == 27

@@ -85,7 +85,11 @@ def test_real_dtd_subset_lands_near_the_measured_1000_image_fid(shared):
     from vptadvisor.distance.reference import load_reference
     from vptadvisor.features.extract import make_extractor
 
-    x = make_extractor().extract([s.path for s in open_dataset(shared / "datasets" / "dtd-10").samples]).features["pool3"]
+    x = (
+        make_extractor()
+        .extract([s.path for s in open_dataset(shared / "datasets" / "dtd-10").samples])
+        .features["pool3"]
+    )
     ref = load_reference()
     truth = size_matched_fid(x, ref, ref.fid(x)).value
     subset = x[np.random.default_rng(0).choice(len(x), 200, replace=False)]

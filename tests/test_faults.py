@@ -32,8 +32,9 @@ from faultkit import (
     wait_cpu,
 )
 
-pytestmark = pytest.mark.skipif(not DTD.is_dir() and os.environ.get("CI") != "true",
-                                reason="needs the real images in ../shared/datasets/dtd-10")
+pytestmark = pytest.mark.skipif(
+    not DTD.is_dir() and os.environ.get("CI") != "true", reason="needs the real images in ../shared/datasets/dtd-10"
+)
 TIMEOUT = 600  # wall seconds; generous: the suite must pass on a loaded shared machine
 
 
@@ -47,8 +48,14 @@ class Result:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("faults-env")
-    return dict(os.environ, VPTADVISOR_CACHE_DIR=str(home / "cache"), TORCH_HOME=str(home / "torch"),
-                VPTADVISOR_OFFLINE="1", PYTHONUNBUFFERED="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    return dict(
+        os.environ,
+        VPTADVISOR_CACHE_DIR=str(home / "cache"),
+        TORCH_HOME=str(home / "torch"),
+        VPTADVISOR_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +76,16 @@ def untouched(ds):
 
 
 def cli(args, env, cwd=None, timeout=TIMEOUT, stdin=None) -> Result:
-    p = subprocess.run([sys.executable, "-m", "vptadvisor", *map(str, args)], env=env, cwd=cwd, capture_output=True,
-                       text=True, timeout=timeout, stdin=stdin, check=False)
+    p = subprocess.run(
+        [sys.executable, "-m", "vptadvisor", *map(str, args)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=stdin,
+        check=False,
+    )
     return Result(p.returncode, p.stdout, p.stderr)
 
 
@@ -91,9 +106,15 @@ def clean(r: Result, code: int, *words: str) -> None:
 def interrupt(args, env, sig=signal.SIGINT, cpu=3.0, group=False) -> Result:
     """Start a command, wait until it has done `cpu` seconds of work, then signal it (or its whole
     process group, as Ctrl-C in a terminal does)."""
-    proc = subprocess.Popen([sys.executable, "-m", "vptadvisor", *map(str, args)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=group,
-                            preexec_fn=default_signals)  # noqa: PLW1509 (no threads here)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vptadvisor", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=group,
+        preexec_fn=default_signals,
+    )
     try:
         wait_cpu(proc, cpu)
         os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
@@ -105,6 +126,7 @@ def interrupt(args, env, sig=signal.SIGINT, cpu=3.0, group=False) -> Result:
 
 
 # --- 1. exit-code integrity: interruptions, terminations ----------------------------------------------
+
 
 def test_sigint_during_analyze_exits_130(untouched, env):
     r = interrupt(["analyze", untouched, "--min-images", "2", "-q", "--no-cache"], env)
@@ -130,15 +152,19 @@ def test_sigterm_during_analyze_exits_143(untouched, env):
 
 
 def test_sigterm_during_check_exits_143(untouched, env, tmp_path):
-    r = interrupt(["check", untouched, "--min-images", "2", "-q", "--expect", "vpt", "--cache-dir", tmp_path / "c"], env,
-                  sig=signal.SIGTERM)
+    r = interrupt(
+        ["check", untouched, "--min-images", "2", "-q", "--expect", "vpt", "--cache-dir", tmp_path / "c"],
+        env,
+        sig=signal.SIGTERM,
+    )
     clean(r, 143, "Terminated.")
 
 
 def test_sigint_during_reference_build_exits_130_and_writes_nothing(untouched, env, tmp_path):
     out = tmp_path / "ref.safetensors"
-    r = interrupt(["reference", "build", untouched, "--name", "x", "--min-images", "2", "--no-cache", "-o", out, "-q"],
-                  env)
+    r = interrupt(
+        ["reference", "build", untouched, "--name", "x", "--min-images", "2", "--no-cache", "-o", out, "-q"], env
+    )
     clean(r, 130, "Interrupted.")
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
@@ -166,12 +192,17 @@ def test_sigint_and_sigterm_during_pilot(env, tmp_path):
 
 # --- helpers for file-system faults -------------------------------------------------------------------
 
+
 def _mount(target: Path, options: str) -> bool:
     target.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True,
-                          check=False).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture()
@@ -213,6 +244,7 @@ def q(ds) -> list:
 
 
 # --- 2. output writes -----------------------------------------------------------------------------------
+
 
 def test_output_through_a_symlink_writes_the_target_and_keeps_the_link(untouched, env, tmp_path):
     real, link = tmp_path / "real.json", tmp_path / "link.json"
@@ -300,8 +332,7 @@ def test_result_on_a_full_disk_exits_3_and_keeps_the_old_file(untouched, env, fu
 
 def test_check_output_onto_a_fifo_is_refused(untouched, env, tmp_path):
     os.mkfifo(tmp_path / "f")
-    clean(cli(["check", untouched, "--min-images", "2", "--expect", "vpt", "-o", tmp_path / "f"], env),
-          2, "FIFO")
+    clean(cli(["check", untouched, "--min-images", "2", "--expect", "vpt", "-o", tmp_path / "f"], env), 2, "FIFO")
 
 
 def test_reference_build_output_dash_is_refused(untouched, env):
@@ -317,14 +348,14 @@ def test_reference_build_into_a_read_only_directory_is_refused(untouched, env, r
 
 
 def test_reference_build_on_a_full_disk_exits_3_leaving_nothing(untouched, env, full_dir):
-    r = cli(["reference", "build", untouched, "--name", "x", "--min-images", "2", "-o", full_dir / "x.safetensors",
-             "-q"], env)
+    r = cli(
+        ["reference", "build", untouched, "--name", "x", "--min-images", "2", "-o", full_dir / "x.safetensors", "-q"],
+        env,
+    )
     clean(r, 3, "No space left")
     assert sorted(p.name for p in full_dir.iterdir()) == ["filler"]
 
 
-@pytest.mark.xfail(reason="features/cache.py put() catches OSError but safetensors raises SafetensorError on a "
-                   "full disk (today: exit 3, one line, no traceback); owner of features/: branch speed", strict=True)
 def test_cache_on_a_full_disk_still_measures(untouched, env, full_dir):
     r = cli([*q(untouched), "--cache-dir", full_dir / "cache"], env)
     clean(r, 0)
@@ -338,26 +369,40 @@ def test_cache_on_a_read_only_file_system_still_measures(untouched, env, ro_dir)
 
 
 def test_stdout_closed(untouched, env):
-    clean(shell(f"{sys.executable} -m vptadvisor analyze {untouched} --min-images 2 -q >&-", env), 2,
-          "standard output is closed")
+    clean(
+        shell(f"{sys.executable} -m vptadvisor analyze {untouched} --min-images 2 -q >&-", env),
+        2,
+        "standard output is closed",
+    )
 
 
 def test_stdout_full(untouched, env):
-    clean(shell(f"{sys.executable} -m vptadvisor analyze {untouched} --min-images 2 -q >/dev/full", env), 3,
-          "could not write the result to standard output", "No space left")
+    clean(
+        shell(f"{sys.executable} -m vptadvisor analyze {untouched} --min-images 2 -q >/dev/full", env),
+        3,
+        "could not write the result to standard output",
+        "No space left",
+    )
 
 
 def test_stdout_pipe_closed_by_the_reader(untouched, env):
     r_fd, w_fd = os.pipe()
     os.close(r_fd)  # the reader is gone before anything is written: EPIPE
-    p = subprocess.run([sys.executable, "-m", "vptadvisor", "analyze", str(untouched), "--min-images", "2",
-                        "-f", "json"], env=env, stdout=w_fd, stderr=subprocess.PIPE, text=True, timeout=TIMEOUT,
-                       check=False)
+    p = subprocess.run(
+        [sys.executable, "-m", "vptadvisor", "analyze", str(untouched), "--min-images", "2", "-f", "json"],
+        env=env,
+        stdout=w_fd,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
     os.close(w_fd)
     clean(Result(p.returncode, "", p.stderr), 3, "standard output", "Broken pipe")
 
 
 # --- 3. dataset walking: links, loops, bounds, manifests --------------------------------------------------
+
 
 @pytest.fixture()
 def fresh(tmp_path) -> Path:
@@ -398,8 +443,10 @@ def test_two_loops_to_parents_never_hang(fresh, env):
 def test_bind_mount_loop_is_found_by_device_and_inode(fresh, env):
     inner = fresh / "banded" / "again"
     inner.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "--bind", str(fresh), str(inner)], capture_output=True,
-                                           check=False).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(["mount", "--bind", str(fresh), str(inner)], capture_output=True, check=False).returncode != 0
+    ):
         pytest.skip("needs root and bind mounts")
     try:
         r = cli(jq(fresh), env)
@@ -473,8 +520,9 @@ def test_manifest_link_leaving_the_root_is_skipped_and_listed(env, tmp_path):
     for i, f in enumerate(sorted((DTD / "banded").iterdir())[:4]):
         shutil.copy2(f, root / f"{i}.jpg")
     (root / "out.jpg").symlink_to(next((DTD / "blotchy").iterdir()))
-    (root / "manifest.csv").write_text("path,label\n" + "".join(f"{i}.jpg,{'ab'[i % 2]}\n" for i in range(4))
-                                       + "out.jpg,a\n")
+    (root / "manifest.csv").write_text(
+        "path,label\n" + "".join(f"{i}.jpg,{'ab'[i % 2]}\n" for i in range(4)) + "out.jpg,a\n"
+    )
     r = cli(jq(root / "manifest.csv"), env)
     clean(r, 0)
     n, skipped = listed(r)
@@ -520,41 +568,59 @@ def test_duplicate_manifest_rows_are_an_error_naming_them(manifest_dir, env):
 
 def test_duplicate_jsonl_rows_are_an_error(manifest_dir, env):
     m = manifest_dir / "manifest.jsonl"
-    m.write_text("".join(json.dumps({"path": f"{i}.jpg", "label": i % 2}) + "\n" for i in range(10))
-                 + json.dumps({"path": "3.jpg", "label": 1}) + "\n")
+    m.write_text(
+        "".join(json.dumps({"path": f"{i}.jpg", "label": i % 2}) + "\n" for i in range(10))
+        + json.dumps({"path": "3.jpg", "label": 1})
+        + "\n"
+    )
     clean(cli(q(m), env), 2, "more than once", "3.jpg")
 
 
-@pytest.mark.parametrize("content,words", [
-    (b"path,label\n0.jpg,a\x00b\n1.jpg,b\n", ["NUL"]),
-    (b"path,label\n0\x00.jpg,a\n1.jpg,b\n", ["NUL"]),
-    (b"path,label\n0.jpg," + b"x" * (200 * 1024) + b"\n1.jpg,b\n", ["line 2", "KiB"]),
-    (b"path,label\n0.jpg,a\n" + b"y" * (300 * 1024) + b".jpg,b\n", ["line 3", "KiB"]),
-    (b"path,label\n../0.jpg,a\n", ["escapes the dataset root"]),
-    (b"path,label\n/etc/passwd,a\n", ["relative"]),
-    (b"path,label\n\xff\xfe.jpg,a\n", ["Cannot read manifest"]),
-    (b"", ["header"]),
-], ids=["csv-nul-label", "csv-nul-path", "csv-field-200KiB", "csv-path-300KiB", "csv-dotdot", "csv-absolute",
-        "csv-not-utf8", "csv-empty"])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (b"path,label\n0.jpg,a\x00b\n1.jpg,b\n", ["NUL"]),
+        (b"path,label\n0\x00.jpg,a\n1.jpg,b\n", ["NUL"]),
+        (b"path,label\n0.jpg," + b"x" * (200 * 1024) + b"\n1.jpg,b\n", ["line 2", "KiB"]),
+        (b"path,label\n0.jpg,a\n" + b"y" * (300 * 1024) + b".jpg,b\n", ["line 3", "KiB"]),
+        (b"path,label\n../0.jpg,a\n", ["escapes the dataset root"]),
+        (b"path,label\n/etc/passwd,a\n", ["relative"]),
+        (b"path,label\n\xff\xfe.jpg,a\n", ["Cannot read manifest"]),
+        (b"", ["header"]),
+    ],
+    ids=[
+        "csv-nul-label",
+        "csv-nul-path",
+        "csv-field-200KiB",
+        "csv-path-300KiB",
+        "csv-dotdot",
+        "csv-absolute",
+        "csv-not-utf8",
+        "csv-empty",
+    ],
+)
 def test_bad_csv_manifests_exit_2(manifest_dir, env, content, words):
     m = manifest_dir / "manifest.csv"
     m.write_bytes(content)
     clean(cli(q(m), env), 2, *words)
 
 
-@pytest.mark.parametrize("line,words", [
-    (json.dumps({"path": "0.jpg\u0000", "label": "a"}), ["NUL"]),
-    (json.dumps({"path": "0.jpg", "label": "z" * (200 * 1024)}), ["KiB"]),
-    ("{not json", ["not valid JSON"]),
-    ("[1, 2]", ["not a JSON object"]),
-], ids=["jsonl-nul", "jsonl-field-200KiB", "jsonl-broken", "jsonl-array"])
+@pytest.mark.parametrize(
+    "line,words",
+    [
+        (json.dumps({"path": "0.jpg\u0000", "label": "a"}), ["NUL"]),
+        (json.dumps({"path": "0.jpg", "label": "z" * (200 * 1024)}), ["KiB"]),
+        ("{not json", ["not valid JSON"]),
+        ("[1, 2]", ["not a JSON object"]),
+    ],
+    ids=["jsonl-nul", "jsonl-field-200KiB", "jsonl-broken", "jsonl-array"],
+)
 def test_bad_jsonl_manifests_exit_2(manifest_dir, env, line, words):
     m = manifest_dir / "manifest.jsonl"
     m.write_text(json.dumps({"path": "1.jpg", "label": "b"}) + "\n" + line + "\n")
     clean(cli(q(m), env), 2, *words)
 
 
-@pytest.mark.xfail(reason="fixed on branch speed (cache keyed on bytes)", strict=True)
 def test_file_name_not_valid_utf8_is_measured(fresh, env):
     src = next((fresh / "banded").iterdir())
     os.rename(src, os.fsencode(src.parent) + b"/caf\xe9.jpg")
@@ -566,28 +632,46 @@ def test_file_name_not_valid_utf8_is_measured(fresh, env):
 
 # --- 4. settings out of range -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args,words", [
-    (["--seed", "-1"], ["--seed", "between 0 and"]),
-    (["--seed", str(2**40)], ["--seed", "between 0 and"]),
-    (["--batch-size", "99999999999999999999"], ["--batch-size", "between 1 and"]),
-    (["--batch-size", "0"], ["--batch-size"]),
-    (["--workers", "100000"], ["--workers", "between 0 and"]),
-    (["--workers", "-1"], ["--workers"]),
-    (["--kid-subsets", "0"], ["--kid-subsets"]),
-    (["--train-size", "0"], ["--train-size"]),
-    (["--min-images", "1"], ["--min-images"]),
-], ids=["seed-negative", "seed-2**40", "batch-huge", "batch-zero", "workers-100000", "workers-negative",
-        "kid-subsets-zero", "train-size-zero", "min-images-1"])
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--seed", "-1"], ["--seed", "between 0 and"]),
+        (["--seed", str(2**40)], ["--seed", "between 0 and"]),
+        (["--batch-size", "99999999999999999999"], ["--batch-size", "between 1 and"]),
+        (["--batch-size", "0"], ["--batch-size"]),
+        (["--workers", "100000"], ["--workers", "between 0 and"]),
+        (["--workers", "-1"], ["--workers"]),
+        (["--kid-subsets", "0"], ["--kid-subsets"]),
+        (["--train-size", "0"], ["--train-size"]),
+        (["--min-images", "1"], ["--min-images"]),
+    ],
+    ids=[
+        "seed-negative",
+        "seed-2**40",
+        "batch-huge",
+        "batch-zero",
+        "workers-100000",
+        "workers-negative",
+        "kid-subsets-zero",
+        "train-size-zero",
+        "min-images-1",
+    ],
+)
 def test_out_of_range_settings_exit_2_quickly(untouched, env, args, words):
     r = cli([*q(untouched), "--no-cache", *args], env)
     clean(r, 2, *words)
 
 
-@pytest.mark.parametrize("args", [["--seed", "-1"], ["--workers", "100000"], ["--batch-size", "99999999999999999999"]],
-                         ids=["seed", "workers", "batch"])
+@pytest.mark.parametrize(
+    "args",
+    [["--seed", "-1"], ["--workers", "100000"], ["--batch-size", "99999999999999999999"]],
+    ids=["seed", "workers", "batch"],
+)
 def test_reference_build_bounds_its_settings(untouched, env, tmp_path, args):
-    clean(cli(["reference", "build", untouched, "--name", "x", "-o", tmp_path / "x.safetensors", *args], env), 2,
-          args[0])
+    clean(
+        cli(["reference", "build", untouched, "--name", "x", "-o", tmp_path / "x.safetensors", *args], env), 2, args[0]
+    )
     assert not (tmp_path / "x.safetensors").exists()
 
 
@@ -603,10 +687,19 @@ def test_seed_in_a_config_file_is_bounded_too(untouched, env, tmp_path):
 
 # --- 5. reference contents ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind,words", [
-    ("nan", ["non-finite"]), ("inf", ["non-finite"]), ("dims", ["shape", "2048"]), ("one-row", ["1 row"]),
-    ("empty", ["0 row"]), ("mu-nan", ["'mu'", "non-finite"]), ("sigma-shape", ["'sigma'", "shape"]),
-])
+
+@pytest.mark.parametrize(
+    "kind,words",
+    [
+        ("nan", ["non-finite"]),
+        ("inf", ["non-finite"]),
+        ("dims", ["shape", "2048"]),
+        ("one-row", ["1 row"]),
+        ("empty", ["0 row"]),
+        ("mu-nan", ["'mu'", "non-finite"]),
+        ("sigma-shape", ["'sigma'", "shape"]),
+    ],
+)
 def test_bad_reference_contents_exit_2(untouched, env, tmp_path, kind, words):
     ref = make_reference(tmp_path / f"{kind}.safetensors", kind)
     clean(cli([*q(untouched), "--reference", ref], env), 2, "reference build", *words)
@@ -620,13 +713,21 @@ def test_reference_that_is_not_safetensors_exits_2(untouched, env, tmp_path):
 
 # --- 6. crashes, kills, concurrency -------------------------------------------------------------------------
 
-CRASH = ("import importlib, sys; m = importlib.import_module('vptadvisor.analyze'); "
-         "m.analyze = lambda *a, **k: [][1]; from vptadvisor.cli import main; main(sys.argv[1:])")
+CRASH = (
+    "import importlib, sys; m = importlib.import_module('vptadvisor.analyze'); "
+    "m.analyze = lambda *a, **k: [][1]; from vptadvisor.cli import main; main(sys.argv[1:])"
+)
 
 
 def test_internal_error_exits_3_with_a_log_not_a_traceback(untouched, env):
-    p = subprocess.run([sys.executable, "-c", CRASH, *map(str, q(untouched)), "--expect", "vpt"], env=env,
-                       capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    p = subprocess.run(
+        [sys.executable, "-c", CRASH, *map(str, q(untouched)), "--expect", "vpt"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
     r = Result(p.returncode, p.stdout, p.stderr)
     clean(r, 3, "internal error", "IndexError", "details in")
     log = Path(r.err.split("details in ")[1].split(")")[0])
@@ -634,15 +735,26 @@ def test_internal_error_exits_3_with_a_log_not_a_traceback(untouched, env):
 
 
 def test_internal_error_with_debug_prints_the_traceback_and_still_exits_3(untouched, env):
-    p = subprocess.run([sys.executable, "-c", CRASH, *map(str, q(untouched))], env=dict(env, VPTADVISOR_DEBUG="1"),
-                       capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    p = subprocess.run(
+        [sys.executable, "-c", CRASH, *map(str, q(untouched))],
+        env=dict(env, VPTADVISOR_DEBUG="1"),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
     assert p.returncode == 3 and "Traceback" in p.stderr and "internal error" in p.stderr
 
 
 def test_unwritable_cache_parent_for_the_crash_log_falls_back_to_tmp(untouched, env, ro_dir):
-    p = subprocess.run([sys.executable, "-c", CRASH, *map(str, q(untouched))],
-                       env=dict(env, VPTADVISOR_CACHE_DIR=str(ro_dir / "cache")), capture_output=True, text=True,
-                       timeout=TIMEOUT, check=False)
+    p = subprocess.run(
+        [sys.executable, "-c", CRASH, *map(str, q(untouched))],
+        env=dict(env, VPTADVISOR_CACHE_DIR=str(ro_dir / "cache")),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
     r = Result(p.returncode, p.stdout, p.stderr)
     clean(r, 3, "internal error", "details in")
     assert not r.err.split("details in ")[1].startswith(str(ro_dir))
@@ -661,7 +773,8 @@ def test_kill_9_during_reference_build_then_a_rerun(env, tmp_path):
     clean(r, 0)
     assert "36 images" in r.out and out.is_file()
     assert sorted(p.name for p in out.parent.iterdir()) == ["mine.safetensors"] or all(
-        p.name.endswith(".tmp") for p in out.parent.iterdir() if p != out)  # a killed write leaves only a hidden temp
+        p.name.endswith(".tmp") for p in out.parent.iterdir() if p != out
+    )  # a killed write leaves only a hidden temp
     clean(cli([*q(data), "--reference", out], fresh_env), 0)
     assert tree_digest(data) == before
 
@@ -683,9 +796,9 @@ def test_two_checks_at_once_on_one_cache_agree(env, tmp_path):
     clean(cli(["check", data, "--min-images", "2", "--expect", "ft", "-q"], e), 1, "gate failed")  # cache intact
 
 
-# --- 7. owned by other branches: the behaviour the issue asks for (xfail until merged) ----------------------
+# --- 7. the pilot and the config file: the behaviour the issue asks for ----------------------
 
-@pytest.mark.xfail(reason="fixed on branch seams (bounded YAML aliases)", strict=True)
+
 def test_yaml_alias_bomb_in_backbone_kwargs_is_refused_quickly(env, tmp_path):
     bomb = tmp_path / "bomb.yaml"
     lines = ["pilot:", "  backbone_kwargs:", "    a: &a [x, x, x, x, x, x, x, x, x]"]
@@ -703,7 +816,6 @@ def pilot_kit(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="fixed on branch pilot (the pilot never writes inside the dataset)", strict=True)
 def test_pilot_default_run_dir_is_outside_the_dataset(env, pilot_kit):
     data, weights = pilot_kit
     before = tree_digest(data)
@@ -713,7 +825,6 @@ def test_pilot_default_run_dir_is_outside_the_dataset(env, pilot_kit):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="fixed on branch pilot (--out inside the dataset is refused)", strict=True)
 def test_pilot_out_inside_the_dataset_is_refused(env, pilot_kit):
     data, weights = pilot_kit
     before = tree_digest(data)
@@ -729,7 +840,6 @@ def interrupted_pilot(env, pilot_kit, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="fixed on branch pilot (--resume checks the dataset)", strict=True)
 def test_pilot_resume_after_the_dataset_changed_says_what_changed(env, interrupted_pilot):
     data, run = interrupted_pilot
     shutil.rmtree(data / "class_2")
@@ -737,7 +847,6 @@ def test_pilot_resume_after_the_dataset_changed_says_what_changed(env, interrupt
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="fixed on branch pilot (pickled checkpoints refused cleanly)", strict=True)
 def test_pilot_resume_on_a_pickled_checkpoint_exits_2(env, interrupted_pilot):
     import torch
 
@@ -750,7 +859,6 @@ def test_pilot_resume_on_a_pickled_checkpoint_exits_2(env, interrupted_pilot):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="fixed on branch pilot (tampered config.json refused)", strict=True)
 def test_pilot_resume_on_a_tampered_config_exits_2(env, interrupted_pilot):
     _, run = interrupted_pilot
     cfg = json.loads((run / "config.json").read_text())

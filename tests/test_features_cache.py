@@ -116,7 +116,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
         from vptadvisor.dataset.images import ImageInfo
         from vptadvisor.features.cache import FeatureCache, FileKey
         who = int(sys.argv[1])
-        cache = FeatureCache({str(tmp_path / 'cache')!r}, "k", {DIMS!r})
+        cache = FeatureCache({str(tmp_path / "cache")!r}, "k", {DIMS!r})
         info = ImageInfo(1, 1, "RGB", "PNG", ())
         for batch in range(20):
             cache.put_many([(FileKey(f"/{{who}}/{{batch}}/{{i}}".encode(), 1, 1),
@@ -143,8 +143,9 @@ def test_extraction_with_a_non_utf8_name_uses_the_cache(tmp_path):
     from vptadvisor.paths import cache_dir
 
     def extractor():  # converted models come from the session's cache; features go to this test's
-        return InceptionExtractor(batch_size=2, workers=0, cache_root=tmp_path / "cache", device="cpu",
-                                  engine_dir=cache_dir())
+        return InceptionExtractor(
+            batch_size=2, workers=0, cache_root=tmp_path / "cache", device="cpu", engine_dir=cache_dir()
+        )
 
     first = extractor().extract(paths)
     assert first.n_computed == 2 and first.kept == [0, 1]

@@ -61,14 +61,18 @@ def engine_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("engine-cache")
 
 
-@pytest.mark.parametrize("engine", ["openvino", pytest.param("onnxruntime", marks=pytest.mark.slow),
-                                    pytest.param("torch", marks=pytest.mark.slow)])
-def test_exact_engines_match_pytorch_fid_within_1e4_relative(engine, real_batch, weights, pytorch_fid_features,
-                                                             engine_cache):
+@pytest.mark.parametrize(
+    "engine",
+    ["openvino", pytest.param("onnxruntime", marks=pytest.mark.slow), pytest.param("torch", marks=pytest.mark.slow)],
+)
+def test_exact_engines_match_pytorch_fid_within_1e4_relative(
+    engine, real_batch, weights, pytorch_fid_features, engine_cache
+):
     pytest.importorskip(engine)
     cache = engine_cache
-    run = eng.build_runner(eng.EngineChoice(engine, "cpu", "exact"), weights.load_state_dict, (), ["pool3"], cache,
-                           weights.sha256)
+    run = eng.build_runner(
+        eng.EngineChoice(engine, "cpu", "exact"), weights.load_state_dict, (), ["pool3"], cache, weights.sha256
+    )
     got = run(real_batch)["pool3"]
     ref = pytorch_fid_features
     assert got.shape == ref.shape == (len(real_batch), 2048)

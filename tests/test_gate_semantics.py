@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from vptadvisor.errors import GateFailed, UsageError
 from vptadvisor.check import CheckResult
+from vptadvisor.errors import GateFailed, UsageError
 from vptadvisor.gate import evaluate_gate, moved_input
 from vptadvisor.results import ObjectiveResult, VerdictResult
 from vptadvisor.rule import load_rule, objective_prior
@@ -20,7 +20,9 @@ def predicted(fid: float, objective: str | None, n_train: int, backbone: str | N
     pred = load_rule().predict(fid=fid, p_high_disparity=prior.p_high_disparity, n_train=n_train, backbone=backbone)
     verdict = pred.to_dict()
     verdict["n_train_source"] = "dataset"
-    return SimpleNamespace(verdict=VerdictResult.from_dict(verdict), objective=ObjectiveResult.from_dict(prior.to_dict()))
+    return SimpleNamespace(
+        verdict=VerdictResult.from_dict(verdict), objective=ObjectiveResult.from_dict(prior.to_dict())
+    )
 
 
 DTD_LIKE = dict(fid=152.2, objective=None, n_train=960)  # docs/rule.md: vpt
@@ -91,7 +93,8 @@ def test_a_pilot_that_ran_decides_the_gate():
 
     pilot = PilotResult.model_construct(  # only the blocks the gate reads
         verdict=Verdict.model_construct(choice="ft", p_vpt=0.02, confirms_rule=False),
-        difference=Difference.model_construct(vpt_arm="vpt-deep", margin=-0.125, interval=[-0.17, -0.08], n_val=240))
+        difference=Difference.model_construct(vpt_arm="vpt-deep", margin=-0.125, interval=[-0.17, -0.08], n_val=240),
+    )
     out = evaluate_gate(r, "vpt", pilot=pilot)
     assert not out.passed and out.source == "pilot" and "from the pilot" in out.reason
     assert "vpt-deep - ft = -12.5 points [-17.0, -8.0] on 240 val images" in out.reason

@@ -50,9 +50,13 @@ def test_workflow_is_valid_yaml_that_caches_features_and_gates_pull_requests():
 def test_example_config_loads_and_sets_what_it_says(tmp_path):
     cfg = load_config({}, config=EXAMPLES / "vptadvisor.yaml", env={})
     assert cfg.dataset == EXAMPLES / "data" / "images"  # relative to the file
-    assert cfg.gate.expect == "vpt" and cfg.gate.min_confidence == 0.7 and cfg.report.path.name == "vptadvisor-report.html"
+    assert (
+        cfg.gate.expect == "vpt" and cfg.gate.min_confidence == 0.7 and cfg.report.path.name == "vptadvisor-report.html"
+    )
     assert cfg.pilot.arms == ["vpt-deep", "ft"] and cfg.pilot.run == "never"
-    assert (cfg.analyze.batch_size, cfg.analyze.kid_subsets) == (32, 100) and cfg.sources["analyze.batch_size"] == "file vptadvisor.yaml"
+    assert (cfg.analyze.batch_size, cfg.analyze.kid_subsets) == (32, 100) and cfg.sources[
+        "analyze.batch_size"
+    ] == "file vptadvisor.yaml"
     assert {k for k, v in cfg.sources.items() if v == "default"} >= {"pilot.steps", "train_size"}  # commented out
 
 

@@ -109,8 +109,13 @@ def test_vapt_prompts_are_functions_of_the_input():
 
 def _arm(name: str, preds: np.ndarray, used: float = 10.0, share: float = 30.0, phase: str = "final") -> ArmState:
     probs = np.eye(max(3, int(preds.max()) + 1))[preds].tolist()
-    return ArmState(name=name, phase=phase, used=used, share=share,
-                    best=Best(accuracy=0.0, step=1, preds=preds.tolist(), probs=probs))
+    return ArmState(
+        name=name,
+        phase=phase,
+        used=used,
+        share=share,
+        best=Best(accuracy=0.0, step=1, preds=preds.tolist(), probs=probs),
+    )
 
 
 def test_arm_halving_stops_only_arms_clearly_behind_and_gives_their_time_to_the_rest():
@@ -159,8 +164,11 @@ def test_ranking_per_byte_prefers_the_smallest_arm_not_clearly_worse():
     y = np.arange(100) % 5
     worse = y.copy()
     worse[:40] = (y[:40] + 1) % 5
-    arms = {"ft": NS(val_accuracy=1.0, bytes_per_task=88_000_000), "lora": NS(val_accuracy=1.0, bytes_per_task=900_000),
-            "linear": NS(val_accuracy=0.6, bytes_per_task=15_000)}
+    arms = {
+        "ft": NS(val_accuracy=1.0, bytes_per_task=88_000_000),
+        "lora": NS(val_accuracy=1.0, bytes_per_task=900_000),
+        "linear": NS(val_accuracy=0.6, bytes_per_task=15_000),
+    }
     r = ranking(arms, y, {"ft": y.tolist(), "lora": y.tolist(), "linear": worse.tolist()}, 0)
     assert r["best_per_byte"] == "lora" and r["arms"][0]["arm"] == "linear"
     assert next(a for a in r["arms"] if a["arm"] == "linear")["clearly_worse"]

@@ -17,8 +17,19 @@ from vptadvisor.pilot.budget import (
 )
 
 
-@pytest.mark.parametrize("text,seconds", [("90s", 90), ("30m", 1800), ("2h", 7200), ("1h30m", 5400),
-                                          ("1.5h", 5400), (" 10M ", 600), ("2m30s", 150), ("0.5s", 0.5)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("90s", 90),
+        ("30m", 1800),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        ("1.5h", 5400),
+        (" 10M ", 600),
+        ("2m30s", 150),
+        ("0.5s", 0.5),
+    ],
+)
 def test_parse_budget_accepts_durations(text, seconds):
     assert parse_budget(text) == pytest.approx(seconds)
 

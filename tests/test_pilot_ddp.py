@@ -37,10 +37,32 @@ def test_two_gloo_processes_give_the_single_process_result(assets):
     extra = ["--arms", "vpt-deep,ft"]
     from vptadvisor.pilot import run_pilot
 
-    one = run_pilot(data, steps=24, arms="vpt-deep,ft", backbone=TINY_NAME, weights=weights, backbone_kwargs=TINY_KWARGS,
-                    img_size=TINY_IMG, batch_size=8, device="cpu", threads=1, run_dir=root / "one").to_dict()
-    two = pilot([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "vptadvisor",
-                 "pilot", *tiny_cli_args(data, weights, root / "two", 24, extra)])
+    one = run_pilot(
+        data,
+        steps=24,
+        arms="vpt-deep,ft",
+        backbone=TINY_NAME,
+        weights=weights,
+        backbone_kwargs=TINY_KWARGS,
+        img_size=TINY_IMG,
+        batch_size=8,
+        device="cpu",
+        threads=1,
+        run_dir=root / "one",
+    ).to_dict()
+    two = pilot(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "vptadvisor",
+            "pilot",
+            *tiny_cli_args(data, weights, root / "two", 24, extra),
+        ]
+    )
     assert one["world_size"] == 1 and two["world_size"] == 2
     for name in ("vpt-deep", "ft"):
         a, b = one["arms"][name], two["arms"][name]

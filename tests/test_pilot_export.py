@@ -36,9 +36,21 @@ def val_accuracy(model, data, meta) -> float:
 def test_every_arm_round_trips_through_its_safetensors_file(tmp_path):
     data = make_dataset(tmp_path / "data", bad_files=True)
     weights = make_tiny_weights(tmp_path / "tiny.safetensors")
-    r = run_pilot(data, steps=8, arms=list(ARMS), backbone=TINY_NAME, weights=weights, backbone_kwargs=TINY_KWARGS,
-                  img_size=TINY_IMG, batch_size=8, device="cpu", threads=1, run_dir=tmp_path / "run",
-                  save_backbone=True, evals=2)
+    r = run_pilot(
+        data,
+        steps=8,
+        arms=list(ARMS),
+        backbone=TINY_NAME,
+        weights=weights,
+        backbone_kwargs=TINY_KWARGS,
+        img_size=TINY_IMG,
+        batch_size=8,
+        device="cpu",
+        threads=1,
+        run_dir=tmp_path / "run",
+        save_backbone=True,
+        evals=2,
+    )
     run = tmp_path / "run"
     for arm in ARMS:
         path = run / f"{arm}.safetensors"

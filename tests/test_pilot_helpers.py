@@ -19,8 +19,9 @@ TINY_KWARGS = {"patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
 TINY_IMG = 32
 
 
-def make_dataset(root: Path, n_classes: int = 4, per_class: int = 16, size: int = 40, seed: int = 0,
-                 bad_files: bool = False) -> Path:
+def make_dataset(
+    root: Path, n_classes: int = 4, per_class: int = 16, size: int = 40, seed: int = 0, bad_files: bool = False
+) -> Path:
     """root/<class>/*.png: each class a colour with a class-specific stripe pattern, plus noise."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
@@ -52,9 +53,30 @@ def make_tiny_weights(path: Path, seed: int = 0) -> Path:
 
 
 def tiny_cli_args(data: Path, weights: Path, out: Path, steps: int, extra: list[str] | None = None) -> list[str]:
-    return [str(data), "--backbone", TINY_NAME, "--weights", str(weights), "--backbone-kwargs",
-            json.dumps(TINY_KWARGS), "--img-size", str(TINY_IMG), "--steps", str(steps), "--batch-size", "8",
-            "--out", str(out), "--device", "cpu", "--threads", "1", "--format", "json", "--quiet"] + (extra or [])
+    return [
+        str(data),
+        "--backbone",
+        TINY_NAME,
+        "--weights",
+        str(weights),
+        "--backbone-kwargs",
+        json.dumps(TINY_KWARGS),
+        "--img-size",
+        str(TINY_IMG),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "8",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--format",
+        "json",
+        "--quiet",
+    ] + (extra or [])
 
 
 def test_generated_dataset_has_the_layout_the_pilot_reads(tmp_path):

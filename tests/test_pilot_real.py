@@ -1,6 +1,6 @@
 """The must-show of issue 5, as a slow test: the real ViT-S/14 on dtd-10 within a 10-minute CPU budget.
 
-    pytest -m slow tests/test_pilot_real.py
+pytest -m slow tests/test_pilot_real.py
 """
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ pytestmark = [pytest.mark.slow]
 
 def test_ten_minute_cpu_pilot_on_dtd10(tmp_path, shared):
     budget = 600.0
-    r = run_pilot(DTD, budget="10m", backbone="vit_small_patch14_dinov2", weights=VITS_WEIGHTS, img_size=112,
-                  device="cpu", run_dir=tmp_path / "run")
+    r = run_pilot(
+        DTD,
+        budget="10m",
+        backbone="vit_small_patch14_dinov2",
+        weights=VITS_WEIGHTS,
+        img_size=112,
+        device="cpu",
+        run_dir=tmp_path / "run",
+    )
     assert 0.9 * budget <= r.elapsed_seconds <= 1.1 * budget
     chance = 1 / len(r.split["classes"])
     vpt, ft = r.arms["vpt-deep"], r.arms["ft"]

@@ -30,8 +30,13 @@ def assets(tmp_path_factory):
 
 def start(args: list[str]) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "vptadvisor", "pilot", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vptadvisor", "pilot", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def steps_done(run: Path) -> int:
@@ -61,8 +66,12 @@ def args_for(assets, run: Path) -> list[str]:
 
 
 def resume(run: Path) -> dict:
-    p = subprocess.run([sys.executable, "-m", "vptadvisor", "pilot", "--resume", str(run), "--format", "json",
-                        "--quiet"], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "vptadvisor", "pilot", "--resume", str(run), "--format", "json", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -70,8 +79,12 @@ def resume(run: Path) -> dict:
 @pytest.fixture(scope="module")
 def uninterrupted(assets, tmp_path_factory):
     run = tmp_path_factory.mktemp("straight") / "run"
-    p = subprocess.run([sys.executable, "-m", "vptadvisor", "pilot", *args_for(assets, run)], capture_output=True,
-                       text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "vptadvisor", "pilot", *args_for(assets, run)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -84,8 +97,9 @@ def same_training(a: dict, b: dict) -> None:
         x, y = a["arms"][name], b["arms"][name]
         assert [s for s, _ in x["curve"]["train"]] == [s for s, _ in y["curve"]["train"]], name
         assert [v for _, v in x["curve"]["train"]] == pytest.approx([v for _, v in y["curve"]["train"]], rel=1e-4), name
-        assert [(c["base_lr"], c["status"], c["steps"]) for c in x["candidates"]] == \
-            [(c["base_lr"], c["status"], c["steps"]) for c in y["candidates"]]
+        assert [(c["base_lr"], c["status"], c["steps"]) for c in x["candidates"]] == [
+            (c["base_lr"], c["status"], c["steps"]) for c in y["candidates"]
+        ]
         assert x["status"] == y["status"] and (x["stopped"] or {}).get("round") == (y["stopped"] or {}).get("round")
         assert abs(x["val_accuracy"] - y["val_accuracy"]) <= tol, name
     assert [r["stopped"] for r in a["halving"]] == [r["stopped"] for r in b["halving"]]

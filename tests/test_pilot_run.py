@@ -23,13 +23,24 @@ from vptadvisor.pilot.export import load_pilot_model, read_meta
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("pilot")
-    return {"data": make_dataset(root / "data", bad_files=True), "weights": make_tiny_weights(root / "tiny.safetensors"),
-            "root": root}
+    return {
+        "data": make_dataset(root / "data", bad_files=True),
+        "weights": make_tiny_weights(root / "tiny.safetensors"),
+        "root": root,
+    }
 
 
 def tiny_run(assets, out, **kw) -> PilotResult:
-    args = dict(backbone=TINY_NAME, weights=assets["weights"], backbone_kwargs=TINY_KWARGS, img_size=TINY_IMG,
-                batch_size=8, device="cpu", threads=1, run_dir=out)
+    args = dict(
+        backbone=TINY_NAME,
+        weights=assets["weights"],
+        backbone_kwargs=TINY_KWARGS,
+        img_size=TINY_IMG,
+        batch_size=8,
+        device="cpu",
+        threads=1,
+        run_dir=out,
+    )
     args.update(kw)
     return run_pilot(assets["data"], **args)
 
@@ -56,8 +67,15 @@ def test_step_run_honours_the_json_contract_and_is_reproducible(assets, tmp_path
     assert data["arms"]["ft"]["trainable_fraction"] == 1.0
     assert {s["path"] for s in data["split"]["skipped"]} == {"class_0/empty.jpg", "class_1/broken.png"}
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert files == ["config.json", "curves.png", "result.json", "vpt-deep.json", "vpt-deep.safetensors",
-                     "vpt-shallow.json", "vpt-shallow.safetensors"]
+    assert files == [
+        "config.json",
+        "curves.png",
+        "result.json",
+        "vpt-deep.json",
+        "vpt-deep.safetensors",
+        "vpt-shallow.json",
+        "vpt-shallow.safetensors",
+    ]
     assert set(data["complementarity"]["disagreement"]) == {"vpt-deep+vpt-shallow", "vpt-deep+ft", "vpt-shallow+ft"}
     assert set(data["complementarity"]["ensemble"]) >= {"members", "val_accuracy", "ci"}
     assert [w["alpha"] for w in data["complementarity"]["wise_ft"]] == [0.0, 0.25, 0.5, 0.75, 1.0]

@@ -45,8 +45,20 @@ def interrupted(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(PilotInterrupted):
-        run_pilot(data, steps=6, arms="vpt-deep,ft", backbone=TINY_NAME, weights=weights, backbone_kwargs=TINY_KWARGS,
-                  img_size=TINY_IMG, batch_size=8, device="cpu", threads=1, run_dir=run, progress=progress)
+        run_pilot(
+            data,
+            steps=6,
+            arms="vpt-deep,ft",
+            backbone=TINY_NAME,
+            weights=weights,
+            backbone_kwargs=TINY_KWARGS,
+            img_size=TINY_IMG,
+            batch_size=8,
+            device="cpu",
+            threads=1,
+            run_dir=run,
+            progress=progress,
+        )
     assert (run / "checkpoint" / "state.json").is_file()
     return data, run
 
@@ -75,11 +87,14 @@ def test_resume_continues_an_interrupted_run(interrupted):
     assert r.sessions == 2 and all(a.steps >= 1 for a in r.arms.values())
 
 
-@pytest.mark.parametrize("change,match", [
-    (lambda c: c["options"].update(batch_size="eight"), r"options\.batch_size"),
-    (lambda c: c["options"].update(surprise=1), r"options\.surprise"),
-    (lambda c: c.pop("split"), "no split"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (lambda c: c["options"].update(batch_size="eight"), r"options\.batch_size"),
+        (lambda c: c["options"].update(surprise=1), r"options\.surprise"),
+        (lambda c: c.pop("split"), "no split"),
+    ],
+)
 def test_a_tampered_config_is_refused(interrupted, change, match):
     _, run = interrupted
     edit(run / "config.json", change)

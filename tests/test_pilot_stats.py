@@ -68,19 +68,27 @@ def test_combine_is_precision_weighted():
 def test_prior_from_rule_verdict_reads_points_by_default():
     p = prior_from_verdict({"choice": "vpt", "p_vpt": 0.8, "margin": 5.0, "margin_sd": 6.0})
     assert p.margin == pytest.approx(0.05) and p.margin_sd == pytest.approx(0.06) and p.units_read_as == "points"
-    f = prior_from_verdict({"choice": "ft", "p_vpt": 0.3, "margin": -0.02, "margin_sd": 0.05, "margin_units": "fraction"})
+    f = prior_from_verdict(
+        {"choice": "ft", "p_vpt": 0.3, "margin": -0.02, "margin_sd": 0.05, "margin_units": "fraction"}
+    )
     assert f.margin == -0.02 and f.units_read_as == "fraction"
     # an 80 % interval without sd: sd = width / (2 z_0.9)
-    i = prior_from_verdict({"choice": "uncertain", "p_vpt": 0.6, "margin": 2.0, "margin_interval": [-4.0, 8.0],
-                            "interval_level": 0.8})
+    i = prior_from_verdict(
+        {"choice": "uncertain", "p_vpt": 0.6, "margin": 2.0, "margin_interval": [-4.0, 8.0], "interval_level": 0.8}
+    )
     assert i.margin_sd == pytest.approx(0.12 / (2 * sps.norm.ppf(0.9)))
     assert combine(i, 0.01, 0.02)["confirms_rule"] is None
 
 
-@pytest.mark.parametrize("verdict", [{"choice": "maybe", "p_vpt": 0.5, "margin": 1, "margin_sd": 2},
-                                     {"choice": "vpt", "p_vpt": 0.5, "margin": 1},
-                                     {"choice": "vpt", "p_vpt": 0.5, "margin": 0.05, "margin_sd": 0.06},
-                                     {"choice": "vpt", "p_vpt": 0.5, "margin": 5, "margin_sd": 6, "margin_units": "km"}])
+@pytest.mark.parametrize(
+    "verdict",
+    [
+        {"choice": "maybe", "p_vpt": 0.5, "margin": 1, "margin_sd": 2},
+        {"choice": "vpt", "p_vpt": 0.5, "margin": 1},
+        {"choice": "vpt", "p_vpt": 0.5, "margin": 0.05, "margin_sd": 0.06},
+        {"choice": "vpt", "p_vpt": 0.5, "margin": 5, "margin_sd": 6, "margin_units": "km"},
+    ],
+)
 def test_bad_verdicts_are_usage_errors(verdict):
     with pytest.raises(UsageError):
         prior_from_verdict(verdict, "analysis.json")
@@ -88,8 +96,19 @@ def test_bad_verdicts_are_usage_errors(verdict):
 
 def test_load_prior_from_analyze_json(tmp_path):
     path = tmp_path / "analyze.json"
-    path.write_text(json.dumps({"verdict": {"choice": "vpt", "p_vpt": 0.81, "margin": 5.9, "margin_sd": 6.6,
-                                            "margin_interval": [-2.6, 14.4]}}))
+    path.write_text(
+        json.dumps(
+            {
+                "verdict": {
+                    "choice": "vpt",
+                    "p_vpt": 0.81,
+                    "margin": 5.9,
+                    "margin_sd": 6.6,
+                    "margin_interval": [-2.6, 14.4],
+                }
+            }
+        )
+    )
     p = load_prior(path)
     assert p.choice == "vpt" and p.margin == pytest.approx(0.059)
     with pytest.raises(UsageError, match="does not exist"):
@@ -116,24 +135,41 @@ def test_combined_verdict_uses_the_rules_thresholds_and_says_when_it_is_too_clos
     from vptadvisor.rule import load_rule
 
     rule = load_rule()
-    assert (rule.decide(0.7), rule.decide(0.69), rule.decide(0.31), rule.decide(0.3)) == ("vpt", "uncertain", "uncertain", "ft")
+    assert (rule.decide(0.7), rule.decide(0.69), rule.decide(0.31), rule.decide(0.3)) == (
+        "vpt",
+        "uncertain",
+        "uncertain",
+        "ft",
+    )
     prior = Prior(choice="vpt", p_vpt=0.78, margin=0.05, margin_sd=0.065, source="t", units_read_as="points")
     # the dtd-10 pilot: a measured tie pulls a VPT call to a coin flip, which must not "confirm" it
     tie = combine(prior, -0.008, 0.030)
     assert 0.3 < tie["p_vpt"] < 0.7 and tie["choice"] == "uncertain" and tie["confirms_rule"] is False
     assert confirmation(tie["confirms_rule"], tie["choice"], "vpt") == "leaves the rule's VPT too close to call"
     sure = combine(prior, 0.06, 0.02)
-    assert sure["choice"] == "vpt" and sure["confirms_rule"] is True and confirmation(True, "vpt", "vpt") == "confirms the rule's VPT"
+    assert (
+        sure["choice"] == "vpt"
+        and sure["confirms_rule"] is True
+        and confirmation(True, "vpt", "vpt") == "confirms the rule's VPT"
+    )
     flipped = combine(prior, -0.08, 0.02)
     assert all(v["choice"] == rule.decide(v["p_vpt"]) for v in (tie, sure, flipped))
-    assert flipped["choice"] == "ft" and confirmation(flipped["confirms_rule"], "ft", "vpt") == "overturns the rule's VPT"
+    assert (
+        flipped["choice"] == "ft" and confirmation(flipped["confirms_rule"], "ft", "vpt") == "overturns the rule's VPT"
+    )
     assert confirmation(None, "vpt", "uncertain") == "the rule made no call"
 
 
 def test_prior_remembers_the_backbone_the_rule_was_asked_about():
     from vptadvisor.pilot.outputs import _other_backbone
 
-    v = {"choice": "uncertain", "p_vpt": 0.6, "margin": 2.0, "margin_sd": 6.0, "inputs": {"backbone": "vit_small_patch14_dinov2"}}
+    v = {
+        "choice": "uncertain",
+        "p_vpt": 0.6,
+        "margin": 2.0,
+        "margin_sd": 6.0,
+        "inputs": {"backbone": "vit_small_patch14_dinov2"},
+    }
     assert prior_from_verdict(v).backbone == "vit_small_patch14_dinov2"
     assert prior_from_verdict({"choice": "vpt", "p_vpt": 0.8, "margin": 5.0, "margin_sd": 6.0}).backbone is None
     # no backbone given to analyze = the rule's own ViT-B/16 IN-21k, which the pilot's default names

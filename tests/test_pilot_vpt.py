@@ -24,8 +24,10 @@ def tiny(**over) -> torch.nn.Module:
 
 def block_inputs(model: PromptedViT, x: torch.Tensor) -> list[torch.Tensor]:
     seen: list[torch.Tensor] = []
-    hooks = [b.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
-             for b in model.backbone.blocks]
+    hooks = [
+        b.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+        for b in model.backbone.blocks
+    ]
     try:
         model(x)
     finally:
@@ -57,8 +59,9 @@ def test_prompt_init_bound_is_xavier_uniform_of_a_patch_embedding():
     assert torch.equal(p, again)
 
 
-@pytest.mark.parametrize("over", [{}, {"reg_tokens": 2, "no_embed_class": True}, {"pre_norm": True},
-                                  {"dynamic_img_size": True}])
+@pytest.mark.parametrize(
+    "over", [{}, {"reg_tokens": 2, "no_embed_class": True}, {"pre_norm": True}, {"dynamic_img_size": True}]
+)
 def test_token_layout_prompts_after_prefix_tokens_without_position_embedding(over):
     backbone = tiny(**over)
     n_prefix = backbone.num_prefix_tokens
@@ -71,16 +74,16 @@ def test_token_layout_prompts_after_prefix_tokens_without_position_embedding(ove
     for i, t in enumerate(seen):
         assert t.shape == (2, n_prefix + length + n_patches, 32)
         # block i sees exactly its own prompts (no position embedding added), after CLS/REG
-        assert torch.equal(t[:, n_prefix:n_prefix + length], deep.prompts[i].expand(2, -1, -1))
+        assert torch.equal(t[:, n_prefix : n_prefix + length], deep.prompts[i].expand(2, -1, -1))
     # block 1's prefix and patch tokens are timm's own embedding (class token, pos embed, norm_pre)
     assert torch.allclose(seen[0][:, :n_prefix], own[:, :n_prefix])
-    assert torch.allclose(seen[0][:, n_prefix + length:], own[:, n_prefix:])
+    assert torch.allclose(seen[0][:, n_prefix + length :], own[:, n_prefix:])
 
     shallow = PromptedViT(backbone, 3, prompt_length=length, deep=False).eval()
     seen = block_inputs(shallow, x)
-    assert torch.equal(seen[0][:, n_prefix:n_prefix + length], shallow.prompts[0].expand(2, -1, -1))
+    assert torch.equal(seen[0][:, n_prefix : n_prefix + length], shallow.prompts[0].expand(2, -1, -1))
     # shallow: later blocks see the previous block's outputs at the prompt positions
-    assert not torch.allclose(seen[1][:, n_prefix:n_prefix + length], shallow.prompts[0].expand(2, -1, -1))
+    assert not torch.allclose(seen[1][:, n_prefix : n_prefix + length], shallow.prompts[0].expand(2, -1, -1))
     assert shallow.prompts.shape[0] == 1
 
 

@@ -52,11 +52,13 @@ def test_content_labels_low_and_nuisance_labels_high(scene):
 def test_to_dict_is_the_json_contract(scene):
     F, content, _ = scene
     d = probe_objective({"pool3": F, "mixed_6e_g2": np.zeros((len(F), 3))}, content).to_dict()
-    assert CONTRACT <= set(d)
+    assert set(d) >= CONTRACT
     assert 0.0 <= d["p_high_disparity"] <= 1.0
     assert d["probe_version"] == load_model().probe_version
     assert all(isinstance(v, float) for v in d["signals"].values())
-    assert {"r2_linear", "r2_neighbours", "non_semantic", "one_dimensional", "logit", "log_likelihood_ratio"} <= set(d["signals"])
+    assert {"r2_linear", "r2_neighbours", "non_semantic", "one_dimensional", "logit", "log_likelihood_ratio"} <= set(
+        d["signals"]
+    )
     assert d["prior_high"] == load_model().prior_high and d["augmented_images"] == 0
     assert set(d["meanings"]) == {"non_semantic", "one_dimensional"}
     json.loads(json.dumps(d))
@@ -77,7 +79,7 @@ def test_robust_to_subsampling_imbalance_and_class_count(scene):
     half = np.sort(rng.choice(len(F), 160, replace=False))
     # imbalance: keep only a quarter of one class
     drop = [i for i, c in enumerate(content) if c == "c0"][::4]
-    imb = np.array(sorted(set(range(len(F))) - set(i for i, c in enumerate(content) if c == "c0") | set(drop)))
+    imb = np.array(sorted(set(range(len(F))) - {i for i, c in enumerate(content) if c == "c0"} | set(drop)))
     two = [c if c in ("c0", "c1") else "c-other" for c in content]
     for rows, labels_low, labels_high in (
         (half, [content[i] for i in half], [where[i] for i in half]),
@@ -89,12 +91,15 @@ def test_robust_to_subsampling_imbalance_and_class_count(scene):
         assert lo < 0.5 < hi
 
 
-@pytest.mark.parametrize("labels, message", [
-    (["a"] * 50, "same label"),
-    (["a"] * 30 + [None] * 20, "no label"),
-    (["a"] * 45 + ["b"] * 5, "Fewer than two classes"),
-    (["a"] * 49, "labels for 50"),
-])
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (["a"] * 50, "same label"),
+        (["a"] * 30 + [None] * 20, "no label"),
+        (["a"] * 45 + ["b"] * 5, "Fewer than two classes"),
+        (["a"] * 49, "labels for 50"),
+    ],
+)
 def test_measure_errors_are_one_clear_sentence(labels, message):
     F = np.random.default_rng(0).normal(size=(50, 2048))
     with pytest.raises(MeasureError, match=message) as err:
@@ -111,7 +116,9 @@ def test_small_and_unbalanced_data_is_said_and_pulled_to_the_prior(scene):
     F, _, where = scene
     full = probe_objective({"pool3": F}, where)
     assert not full.weak_evidence and full.evidence_weight["size"] == 1.0
-    rows = np.concatenate([np.flatnonzero(np.array(where) == w)[:n] for w, n in zip(("p0", "p1", "p2", "p3"), (50, 12, 12, 12))])
+    rows = np.concatenate(
+        [np.flatnonzero(np.array(where) == w)[:n] for w, n in zip(("p0", "p1", "p2", "p3"), (50, 12, 12, 12))]
+    )
     small = probe_objective({"pool3": F[rows]}, [where[i] for i in rows])
     assert small.weak_evidence and "pulled toward its prior" in small.evidence and "unbalanced" in small.evidence
     prior = load_model().prior_high

@@ -53,7 +53,9 @@ def test_retention_is_one_when_the_edit_keeps_the_label_and_negative_when_it_per
     F = protos[y] + rng.normal(size=(len(y), d))
     test, train = A.sample_rows(y, A.AugmentConfig(), np.random.default_rng(1))
     same = F[test] + rng.normal(size=(len(test), d)) * 0.1  # the edit keeps the label
-    shifted = protos[(y[test] + 1) % k] + rng.normal(size=(len(test), d))  # the edit moves every image to the next class
+    shifted = protos[(y[test] + 1) % k] + rng.normal(
+        size=(len(test), d)
+    )  # the edit moves every image to the next class
     noise = rng.normal(size=(len(test), d))  # the edit destroys the label
     n = len(test)
     plan = ["keep", "shift", "destroy"] * (n // 3) + ["keep"] * (n % 3)

@@ -88,8 +88,14 @@ def _logme_primal(F, y, k, iters=100):
             alpha, beta = gamma / (m @ m), (n - gamma) / np.sum((Fc @ m - t) ** 2)
         A = alpha * np.eye(D) + beta * Fc.T @ Fc
         m = beta * np.linalg.solve(A, Fc.T @ t)
-        ev = (n / 2 * np.log(beta) + D / 2 * np.log(alpha) - n / 2 * np.log(2 * np.pi)
-              - beta / 2 * np.sum((Fc @ m - t) ** 2) - alpha / 2 * m @ m - 0.5 * np.linalg.slogdet(A)[1])
+        ev = (
+            n / 2 * np.log(beta)
+            + D / 2 * np.log(alpha)
+            - n / 2 * np.log(2 * np.pi)
+            - beta / 2 * np.sum((Fc @ m - t) ** 2)
+            - alpha / 2 * m @ m
+            - 0.5 * np.linalg.slogdet(A)[1]
+        )
         total += ev / n
     return total / k
 

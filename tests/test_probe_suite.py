@@ -140,6 +140,8 @@ def test_full_suite_meets_the_target_and_the_model_refits_bit_for_bit(tmp_path, 
     res = json.loads(out)
     assert res["auroc"]["designed"] >= 0.9
     refit = tmp_path / "model.json"
-    code, _, _ = run(["probe-suite", "--fit", "--out", str(refit), "--work-dir", str(work), "--shared", str(shared)], capsys)
+    code, _, _ = run(
+        ["probe-suite", "--fit", "--out", str(refit), "--work-dir", str(work), "--shared", str(shared)], capsys
+    )
     assert code == 0
     assert refit.read_text() == Path(model_path()).read_text()

@@ -33,12 +33,23 @@ def analysis(small_dtd):
 def tiny_pilot(tmp_path_factory):
     """A real pilot run: tiny random ViT, generated 4-class data, a few steps (seconds on CPU)."""
     from test_pilot_helpers import TINY_IMG, TINY_KWARGS, TINY_NAME, make_dataset, make_tiny_weights
+
     from vptadvisor.pilot import run_pilot
 
     root = tmp_path_factory.mktemp("report-pilot")
-    return run_pilot(make_dataset(root / "data"), steps=12, backbone=TINY_NAME, weights=make_tiny_weights(root / "w.safetensors"),
-                     backbone_kwargs=TINY_KWARGS, img_size=TINY_IMG, batch_size=8, device="cpu", threads=1,
-                     run_dir=root / "run", evals=3)
+    return run_pilot(
+        make_dataset(root / "data"),
+        steps=12,
+        backbone=TINY_NAME,
+        weights=make_tiny_weights(root / "w.safetensors"),
+        backbone_kwargs=TINY_KWARGS,
+        img_size=TINY_IMG,
+        batch_size=8,
+        device="cpu",
+        threads=1,
+        run_dir=root / "run",
+        evals=3,
+    )
 
 
 def _pngs(text: str) -> list[bytes]:
@@ -88,8 +99,9 @@ def test_markdown_with_figure_files_beside_it(analysis, tmp_path):
 
 
 def test_html_report_is_self_contained(analysis, tiny_pilot, tmp_path):
-    path = write_report(tmp_path / "report.html", analysis, gate=evaluate_gate(analysis, "ft"), pilot=tiny_pilot,
-                        pilot_ran=True)
+    path = write_report(
+        tmp_path / "report.html", analysis, gate=evaluate_gate(analysis, "ft"), pilot=tiny_pilot, pilot_ran=True
+    )
     text = path.read_text()
     parser = _Refs()
     parser.feed(text)
@@ -111,11 +123,18 @@ def test_decision_map_is_the_loaded_rule(analysis):
     grid = p_vpt_grid(rule, v.inputs["n_train"], fids, ps)
     for i, p in enumerate(ps):
         for j, fid in enumerate(fids):
-            assert grid[i, j] == pytest.approx(rule.predict(fid=fid, p_high_disparity=p, n_train=v.inputs["n_train"]).p_vpt, abs=1e-12)
-    at_user = p_vpt_by_size(rule, v.inputs["fid"], v.inputs["p_high_disparity"], np.array([v.inputs["n_train"]]), v.inputs["fid_sd"])
+            assert grid[i, j] == pytest.approx(
+                rule.predict(fid=fid, p_high_disparity=p, n_train=v.inputs["n_train"]).p_vpt, abs=1e-12
+            )
+    at_user = p_vpt_by_size(
+        rule, v.inputs["fid"], v.inputs["p_high_disparity"], np.array([v.inputs["n_train"]]), v.inputs["fid_sd"]
+    )
     assert at_user[0] == pytest.approx(v.p_vpt, abs=1e-4)  # the star sits where the verdict is
     cross = crossings(rule, 152.2, 0.05)
-    for level, n in cross.items():  # docs/rule.md: dtd-like P < 0.7 at ~2,600 images, < 0.5 at ~10,600 (960 images: 0.81)
+    for (
+        level,
+        n,
+    ) in cross.items():  # docs/rule.md: dtd-like P < 0.7 at ~2,600 images, < 0.5 at ~10,600 (960 images: 0.81)
         assert p_vpt_by_size(rule, 152.2, 0.05, np.array([n]))[0] == pytest.approx(level, abs=2e-3)
     assert 4500 < cross[0.7] < 7500 and 20000 < cross[0.5] < 32000
 

@@ -59,8 +59,10 @@ def test_fitted_effects_have_the_published_signs():
 
 def test_a_changed_table_changes_the_rule(tmp_path):
     text = (default_rule_path().parent.parent / "study" / "study_table.csv").read_text(encoding="utf-8")
-    changed = text.replace("CIFAR-100,VTAB-1k,Natural,low,vit-b16-in21k,fit,400,100,51.1,70.6,19.5,vpt",
-                           "CIFAR-100,VTAB-1k,Natural,low,vit-b16-in21k,fit,400,100,71.1,70.6,-0.5,ft")
+    changed = text.replace(
+        "CIFAR-100,VTAB-1k,Natural,low,vit-b16-in21k,fit,400,100,51.1,70.6,19.5,vpt",
+        "CIFAR-100,VTAB-1k,Natural,low,vit-b16-in21k,fit,400,100,71.1,70.6,-0.5,ft",
+    )
     assert changed != text
     (tmp_path / "t.csv").write_text(changed, encoding="utf-8")
     doc, _ = fit_and_write(table=tmp_path / "t.csv", out=tmp_path / "r.json")

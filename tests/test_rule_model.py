@@ -11,8 +11,12 @@ from vptadvisor.rule import model
 
 def simulate(seed: int = 1, n_tasks: int = 40) -> tuple[model.ModelData, dict]:
     rng = np.random.default_rng(seed)
-    truth = {"theta": np.array([[3.0, 4.0, -3.0], [-2.0, -5.0, -2.0]]), "lam": np.array([-1.5, -1.0, 0.0, 0.0]),
-             "tau": 2.0, "sigma": np.array([2.0, 4.0])}
+    truth = {
+        "theta": np.array([[3.0, 4.0, -3.0], [-2.0, -5.0, -2.0]]),
+        "lam": np.array([-1.5, -1.0, 0.0, 0.0]),
+        "tau": 2.0,
+        "sigma": np.array([2.0, 4.0]),
+    }
     task, fam, d, n, y = [], [], [], [], []
     fid_mean = rng.choice([150.0, 240.0], size=n_tasks)
     fid_true = fid_mean + rng.normal(0, 20.0, n_tasks)
@@ -23,11 +27,24 @@ def simulate(seed: int = 1, n_tasks: int = 40) -> tuple[model.ModelData, dict]:
             for size in sizes:
                 l, lo = model.size_features(size)
                 th = truth["theta"][b]
-                mu = th[0] + th[1] * disp[i] + th[2] * (fid_true[i] - 200) / 50 + truth["lam"] @ [l, disp[i] * l, lo, disp[i] * lo]
+                mu = (
+                    th[0]
+                    + th[1] * disp[i]
+                    + th[2] * (fid_true[i] - 200) / 50
+                    + truth["lam"] @ [l, disp[i] * l, lo, disp[i] * lo]
+                )
                 task.append(i), fam.append(b), d.append(disp[i]), n.append(size)
                 y.append(mu + u[i] + rng.normal(0, truth["sigma"][b]))
-    data = model.ModelData(task=np.array(task), family=np.array(fam), disparity=np.array(d), n_train=np.array(n, float),
-                           margin=np.array(y), fid_prior_mean=fid_mean, fid_prior_sd=np.full(n_tasks, 20.0), n_families=2)
+    data = model.ModelData(
+        task=np.array(task),
+        family=np.array(fam),
+        disparity=np.array(d),
+        n_train=np.array(n, float),
+        margin=np.array(y),
+        fid_prior_mean=fid_mean,
+        fid_prior_sd=np.full(n_tasks, 20.0),
+        n_families=2,
+    )
     return data, truth
 
 
@@ -75,5 +92,6 @@ def test_mixture_helpers_by_hand():
     mu, sd = np.array([0.0, 0.0]), np.array([1.0, 1.0])
     assert model.mixture_p_positive(mu, sd) == pytest.approx(0.5)
     assert model.mixture_quantile(mu, sd, 0.8413447) == pytest.approx(1.0, abs=1e-5)
-    assert model.mixture_quantile(np.array([-10.0, 10.0]), np.array([1.0, 1.0]), 0.75, np.array([0.0, 1.0])) == \
-        pytest.approx(10.0 + 0.6744898, abs=1e-4)
+    assert model.mixture_quantile(
+        np.array([-10.0, 10.0]), np.array([1.0, 1.0]), 0.75, np.array([0.0, 1.0])
+    ) == pytest.approx(10.0 + 0.6744898, abs=1e-4)

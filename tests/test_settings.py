@@ -41,7 +41,9 @@ def test_the_pilot_takes_dataset_and_its_keys_from_the_config_file(tmp_path, cap
     p = pilot_settings(cfg)
     assert p.dataset == tmp_path / "data" and p.seed == 3 and p.arms == ["vpt-shallow", "ft"] and p.budget == "2h"
     kw = p.kwargs()
-    assert kw["img_size"] == 64 and kw["lrs"] == dict.fromkeys(["vpt-deep", "vpt-shallow", "vapt", "linear", "ft-then-pt"], [5.0, 1.0])
+    assert kw["img_size"] == 64 and kw["lrs"] == {
+        arm: [5.0, 1.0] for arm in ["vpt-deep", "vpt-shallow", "vapt", "linear", "ft-then-pt"]
+    }
     # `vptadvisor pilot --budget 2h` with no DATASET runs on the file's dataset: it gets past the dataset
     # to the next check (here: no offline weights for the default backbone), not "Pass a DATASET directory"
     monkeypatch.chdir(tmp_path)

@@ -42,8 +42,15 @@ def test_study_show_formats(capsys):
     assert {r["backbone"] for r in json.loads(out)["rows"]} == {"vit-b16-mae"}
 
 
-@pytest.mark.parametrize("args", [["study", "show", "--backbone", "resnet"], ["study", "show", "--format", "xml"], ["study", "show", "--evidence", "maybe"],
-                                  ["study", "show", "--table", "/nonexistent/table.csv"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["study", "show", "--backbone", "resnet"],
+        ["study", "show", "--format", "xml"],
+        ["study", "show", "--evidence", "maybe"],
+        ["study", "show", "--table", "/nonexistent/table.csv"],
+    ],
+)
 def test_study_usage_errors_exit_2(args, capsys):
     code, _, err = run(args, capsys)
     assert code == 2 and err.startswith("error: ")

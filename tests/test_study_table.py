@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import importlib.util
-import os
 from pathlib import Path
 
 import pytest
@@ -69,7 +68,8 @@ def test_row_counts_per_backbone_and_size(rows):
             sizes[r.n_train] = sizes.get(r.n_train, 0) + 1
     assert sizes == {400: 19, 800: 19, 5000: 14, 10000: 14}
     assert sorted(r.task for r in default if r.benchmark == "FGVC") == sorted(
-        ["CUB-200-2011", "NABirds", "OxfordFlowers", "StanfordDogs", "StanfordCars"])
+        ["CUB-200-2011", "NABirds", "OxfordFlowers", "StanfordDogs", "StanfordCars"]
+    )
     for key in ("swin-b-in21k", "vit-b16-mae", "vit-b16-mocov3"):
         assert len([r for r in rows if r.backbone == key]) == 19
     assert len({(r.task, r.n_train, r.backbone, r.evidence) for r in rows}) == len(rows)
@@ -77,8 +77,13 @@ def test_row_counts_per_backbone_and_size(rows):
 
 def test_fid_source_is_per_task_only_for_fgvc_and_matches_published_values(rows):
     fgvc = {r.task: r.fid for r in rows if r.benchmark == "FGVC"}
-    assert fgvc == {"CUB-200-2011": 146.845, "NABirds": 169.117, "OxfordFlowers": 167.69,
-                    "StanfordDogs": 143.84, "StanfordCars": 182.487}
+    assert fgvc == {
+        "CUB-200-2011": 146.845,
+        "NABirds": 169.117,
+        "OxfordFlowers": 167.69,
+        "StanfordDogs": 143.84,
+        "StanfordCars": 182.487,
+    }
     group_means = {"Natural": 156.39, "Specialized": 245.69, "Structured": 234.96}
     for r in rows:
         if r.benchmark == "VTAB-1k":

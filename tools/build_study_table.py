@@ -97,27 +97,52 @@ def build_rows(study_dir: str | Path) -> list[StudyRow]:
             if margin == 0:
                 notes.append("paper counts this tie as a VPT win (Table 1)")
         fid, fid_src = vtab_fid(info["group"])
-        rows.append(StudyRow(
-            task=task, benchmark="VTAB-1k", group=info["group"],
-            disparity=info["elephant_task_disparity"].split()[0], backbone=DEFAULT_BACKBONE, evidence="fit",
-            n_train=n, n_val=int(r["n_val(4:1)"]), ft_acc=ft, vpt_acc=vpt, margin=margin,
-            winner=winner_of(margin), fid=fid, fid_source=fid_src,
-            source=f"{ELEPHANT}, appendix {r['source(Elephant appendix)']} (data-size study); "
-            f"FID: {VFPT} (group mean)",
-            note="; ".join(notes),
-        ))
+        rows.append(
+            StudyRow(
+                task=task,
+                benchmark="VTAB-1k",
+                group=info["group"],
+                disparity=info["elephant_task_disparity"].split()[0],
+                backbone=DEFAULT_BACKBONE,
+                evidence="fit",
+                n_train=n,
+                n_val=int(r["n_val(4:1)"]),
+                ft_acc=ft,
+                vpt_acc=vpt,
+                margin=margin,
+                winner=winner_of(margin),
+                fid=fid,
+                fid_source=fid_src,
+                source=f"{ELEPHANT}, appendix {r['source(Elephant appendix)']} (data-size study); "
+                f"FID: {VFPT} (group mean)",
+                note="; ".join(notes),
+            )
+        )
     for r in _read(d / "elephant_fgvc_fid.csv"):
         task = r["task"]
         ft, vpt = _num(r["FT_acc"]), _num(r["VPT_deep_acc"])
         margin = margin_of(vpt, ft)
         n_train, n_val = FGVC_SPLITS[task]
-        rows.append(StudyRow(
-            task=task, benchmark="FGVC", group="FGVC", disparity="low", backbone=DEFAULT_BACKBONE, evidence="fit",
-            n_train=n_train, n_val=n_val, ft_acc=ft, vpt_acc=vpt, margin=margin,
-            winner=winner_of(margin), fid=float(r["FID_to_pretraining"]), fid_source="per-task",
-            source=f"{ELEPHANT}, Table 19 (accuracies and FID); {FGVC_SPLIT_SOURCE}",
-            note="accuracies identical to the VPT paper's FGVC table",
-        ))
+        rows.append(
+            StudyRow(
+                task=task,
+                benchmark="FGVC",
+                group="FGVC",
+                disparity="low",
+                backbone=DEFAULT_BACKBONE,
+                evidence="fit",
+                n_train=n_train,
+                n_val=n_val,
+                ft_acc=ft,
+                vpt_acc=vpt,
+                margin=margin,
+                winner=winner_of(margin),
+                fid=float(r["FID_to_pretraining"]),
+                fid_source="per-task",
+                source=f"{ELEPHANT}, Table 19 (accuracies and FID); {FGVC_SPLIT_SOURCE}",
+                note="accuracies identical to the VPT paper's FGVC table",
+            )
+        )
     for r in _read(d / "elephant_other_pretraining.csv"):
         key, tables = _OTHER_BACKBONES[r["backbone_pretraining"]]
         task = r["task"]
@@ -130,14 +155,26 @@ def build_rows(study_dir: str | Path) -> list[StudyRow]:
         if key == "vit-b16-mocov3" and task == "Retinopathy":
             note = "VFPT prints the FT value as 74.2 (Table S12) and 74.3 (Table S15)"
         fid, fid_src = vtab_fid(info["group"])
-        rows.append(StudyRow(
-            task=task, benchmark="VTAB-1k", group=info["group"],
-            disparity=info["elephant_task_disparity"].split()[0], backbone=key, evidence="fit",
-            n_train=800, n_val=200, ft_acc=ft, vpt_acc=vpt, margin=margin, winner=winner_of(margin),
-            fid=fid, fid_source=fid_src,
-            source=f"{ELEPHANT}, appendix {tables}; FID: {VFPT} (group mean, ImageNet reference)",
-            note=note,
-        ))
+        rows.append(
+            StudyRow(
+                task=task,
+                benchmark="VTAB-1k",
+                group=info["group"],
+                disparity=info["elephant_task_disparity"].split()[0],
+                backbone=key,
+                evidence="fit",
+                n_train=800,
+                n_val=200,
+                ft_acc=ft,
+                vpt_acc=vpt,
+                margin=margin,
+                winner=winner_of(margin),
+                fid=fid,
+                fid_source=fid_src,
+                source=f"{ELEPHANT}, appendix {tables}; FID: {VFPT} (group mean, ImageNet reference)",
+                note=note,
+            )
+        )
     for r in _read(d / "elephant_vtab_ft_vs_vpt.csv"):
         if r["task"] not in tasks:  # the MEAN rows
             continue
@@ -146,14 +183,26 @@ def build_rows(study_dir: str | Path) -> list[StudyRow]:
         margin = margin_of(vpt, ft)
         n_cls = int(info["num_classes"])
         fid, fid_src = vtab_fid(info["group"])
-        rows.append(StudyRow(
-            task=task, benchmark="VTAB-1k", group=info["group"],
-            disparity=info["elephant_task_disparity"].split()[0], backbone=DEFAULT_BACKBONE, evidence="one-shot",
-            n_train=n_cls, n_val=0, ft_acc=ft, vpt_acc=vpt, margin=margin, winner=winner_of(margin),
-            fid=fid, fid_source=fid_src,
-            source=f"{ELEPHANT}, Tables 1-4 (one-shot columns); FID: {VFPT} (group mean)",
-            note="one-shot: one training image per class, n_train = number of classes; validation size not stated",
-        ))
+        rows.append(
+            StudyRow(
+                task=task,
+                benchmark="VTAB-1k",
+                group=info["group"],
+                disparity=info["elephant_task_disparity"].split()[0],
+                backbone=DEFAULT_BACKBONE,
+                evidence="one-shot",
+                n_train=n_cls,
+                n_val=0,
+                ft_acc=ft,
+                vpt_acc=vpt,
+                margin=margin,
+                winner=winner_of(margin),
+                fid=fid,
+                fid_source=fid_src,
+                source=f"{ELEPHANT}, Tables 1-4 (one-shot columns); FID: {VFPT} (group mean)",
+                note="one-shot: one training image per class, n_train = number of classes; validation size not stated",
+            )
+        )
     for r in _read(d / "vpt_paper_vtab.csv"):
         if r["task"] not in tasks:
             continue
@@ -161,18 +210,38 @@ def build_rows(study_dir: str | Path) -> list[StudyRow]:
         ft, vpt = _num(r["Full_FT"]), _num(r["VPT_deep"])
         margin = margin_of(vpt, ft)
         fid, fid_src = vtab_fid(info["group"])
-        rows.append(StudyRow(
-            task=task, benchmark="VTAB-1k", group=info["group"],
-            disparity=info["elephant_task_disparity"].split()[0], backbone=DEFAULT_BACKBONE, evidence="external",
-            n_train=800, n_val=200, ft_acc=ft, vpt_acc=vpt, margin=margin, winner=winner_of(margin),
-            fid=fid, fid_source=fid_src,
-            source=f"{VPT_PAPER}, VTAB-1k per-task table (Full vs VPT-deep); FID: {VFPT} (group mean)",
-            note="another lab's runs of the 800/200 setting: an external test, never in the fit",
-        ))
+        rows.append(
+            StudyRow(
+                task=task,
+                benchmark="VTAB-1k",
+                group=info["group"],
+                disparity=info["elephant_task_disparity"].split()[0],
+                backbone=DEFAULT_BACKBONE,
+                evidence="external",
+                n_train=800,
+                n_val=200,
+                ft_acc=ft,
+                vpt_acc=vpt,
+                margin=margin,
+                winner=winner_of(margin),
+                fid=fid,
+                fid_source=fid_src,
+                source=f"{VPT_PAPER}, VTAB-1k per-task table (Full vs VPT-deep); FID: {VFPT} (group mean)",
+                note="another lab's runs of the 800/200 setting: an external test, never in the fit",
+            )
+        )
     order = {k: i for i, k in enumerate(BACKBONE_LABELS)}
     ev = {k: i for i, k in enumerate(EVIDENCE)}
-    rows.sort(key=lambda x: (order[x.backbone], ev[x.evidence], x.benchmark != "VTAB-1k", x.n_train if
-                             x.benchmark == "VTAB-1k" else 0, x.benchmark, _task_rank(x, tasks)))
+    rows.sort(
+        key=lambda x: (
+            order[x.backbone],
+            ev[x.evidence],
+            x.benchmark != "VTAB-1k",
+            x.n_train if x.benchmark == "VTAB-1k" else 0,
+            x.benchmark,
+            _task_rank(x, tasks),
+        )
+    )
     return rows
 
 

@@ -36,8 +36,16 @@ T = 120
 
 def run(args, env, cwd=None, timeout=T, stdout=subprocess.PIPE):
     try:
-        p = subprocess.run(check=False, args=[sys.executable, "-m", "vptadvisor", *map(str, args)], env=env, cwd=cwd, stdout=stdout,
-                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+        p = subprocess.run(
+            check=False,
+            args=[sys.executable, "-m", "vptadvisor", *map(str, args)],
+            env=env,
+            cwd=cwd,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return "timeout", f"still running after {timeout}s", False, ""
     return p.returncode, last_line(p.stderr), "Traceback" in p.stderr, p.stdout or ""
@@ -49,8 +57,14 @@ def last_line(err: str) -> str:
 
 
 def interrupted(args, env, sig, cpu=3.0):
-    proc = subprocess.Popen([sys.executable, "-m", "vptadvisor", *map(str, args)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)  # noqa: PLW1509 (no threads here)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vptadvisor", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_signals,
+    )
     wait_cpu(proc, cpu)
     proc.send_signal(sig)
     try:
@@ -85,7 +99,10 @@ def main() -> None:
 
     fresh = dict(env, VPTADVISOR_CACHE_DIR=str(tmp / "cache-int"))
     row("Ctrl-C (SIGINT) during analyze", interrupted(["analyze", *base, "--no-cache"], fresh, signal.SIGINT))
-    row("SIGINT during check (gate that fails)", interrupted(["check", *base, "--expect", "ft", "--cache-dir", tmp / "c2"], env, signal.SIGINT))
+    row(
+        "SIGINT during check (gate that fails)",
+        interrupted(["check", *base, "--expect", "ft", "--cache-dir", tmp / "c2"], env, signal.SIGINT),
+    )
     row("SIGTERM during analyze", interrupted(["analyze", *base, "--no-cache"], fresh, signal.SIGTERM))
     row("SIGINT during study validate", interrupted(["study", "validate"], env, signal.SIGINT, cpu=2.0))
     out = tmp / "out"
@@ -109,7 +126,9 @@ def main() -> None:
     ro = out / "ro"
     ro.mkdir()
     if os.geteuid() == 0:  # root writes into a 0555 directory: use a read-only tmpfs
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], check=False).returncode == 0
+        mounted = (
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], check=False).returncode == 0
+        )
         note = "read-only tmpfs" if mounted else "as root a 0555 directory is writable"
     else:
         ro.chmod(0o555)
@@ -156,19 +175,38 @@ def main() -> None:
         ref = make_reference(tmp / f"ref-{kind}.safetensors", kind)
         row(f"reference with {kind}", run(["analyze", *base, "--reference", ref], env))
     bomb = tmp / "bomb.yaml"
-    bomb.write_text("pilot:\n  backbone_kwargs:\n    a: &a [x, x, x, x, x, x, x, x, x]\n"
-                    + "".join(f"    {chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8)))
+    bomb.write_text(
+        "pilot:\n  backbone_kwargs:\n    a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"    {chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+            for i in range(8)
+        )
+    )
     row("YAML alias bomb: config show", run(["config", "show", "--config", bomb], env, timeout=30))
-    p = subprocess.run(check=False, args=f"{sys.executable} -m vptadvisor analyze {ds} --min-images 2 -q >&-", shell=True, env=env,
-                       capture_output=True, text=True, timeout=T)
+    p = subprocess.run(
+        check=False,
+        args=f"{sys.executable} -m vptadvisor analyze {ds} --min-images 2 -q >&-",
+        shell=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=T,
+    )
     row("stdout closed (>&-)", (p.returncode, last_line(p.stderr), "Traceback" in p.stderr, ""))
-    p = subprocess.run(check=False, args=f"{sys.executable} -m vptadvisor analyze {ds} --min-images 2 -q >/dev/full", shell=True, env=env,
-                       capture_output=True, text=True, timeout=T)
+    p = subprocess.run(
+        check=False,
+        args=f"{sys.executable} -m vptadvisor analyze {ds} --min-images 2 -q >/dev/full",
+        shell=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=T,
+    )
     row("stdout full (>/dev/full)", (p.returncode, last_line(p.stderr), "Traceback" in p.stderr, ""))
     if not skip_pilot:
         data, weights = pilot_assets(tmp / "pilot")
         before = tree_digest(data)
-        r = run(["pilot", ".", *pilot_cli_args('.', weights, None)[1:]], env, cwd=data, timeout=300)
+        r = run(["pilot", ".", *pilot_cli_args(".", weights, None)[1:]], env, cwd=data, timeout=300)
         row("pilot from inside the dataset, default --out", r, f"dataset changed: {tree_digest(data) != before}")
         r = run(["pilot", data, *pilot_cli_args(data, weights, data / "runs" / "x")[1:]], env, timeout=300)
         row("pilot --out inside the dataset", r, f"dataset changed: {tree_digest(data) != before}")

@@ -45,8 +45,11 @@ def edges() -> tuple[dict[str, set[str]], list[str]]:
         package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
         tree = ast.parse(path.read_text(encoding="utf-8"))
         typing_only = {  # imports under `if TYPE_CHECKING:` never run: they make no cycle
-            id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
-            for stmt in block.body for n in ast.walk(stmt)
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and _is_type_checking(block.test)
+            for stmt in block.body
+            for n in ast.walk(stmt)
         }
         for node in ast.walk(tree):
             if id(node) in typing_only:

@@ -98,9 +98,19 @@ def analyze(
 
     decision_rule = load_rule(rule)
     ref = load_reference(reference)
-    extractor = make_extractor(inception_weights=inception_weights, resize=resize, device=device,
-                               batch_size=batch_size, workers=workers, cache=cache, cache_dir=cache_dir,
-                               max_pixels=max_pixels, engine=engine, precision=precision, offline=offline)
+    extractor = make_extractor(
+        inception_weights=inception_weights,
+        resize=resize,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        cache=cache,
+        cache_dir=cache_dir,
+        max_pixels=max_pixels,
+        engine=engine,
+        precision=precision,
+        offline=offline,
+    )
     check_compatible(ref, extractor.identity)
 
     extraction, stats = _extract(extractor, paths, progress)
@@ -121,8 +131,9 @@ def analyze(
         sample = _sample_block(data, chosen, max_images, seed)
         bad_train = {chosen[i] for i, _, _ in extraction.skipped}
         train_split = "train" in data.splits
-        n_train_listed = sum(1 for j, s in enumerate(data.samples)
-                             if (s.split == "train" or not train_split) and j not in bad_train)
+        n_train_listed = sum(
+            1 for j, s in enumerate(data.samples) if (s.split == "train" or not train_split) and j not in bad_train
+        )
     summary = summarize(data, kept, extraction.infos, skipped, sample=sample, n_train=n_train_listed)
     if len(kept) < min_images:
         raise MeasureError(
@@ -135,10 +146,20 @@ def analyze(
     kid, kid_std, subset = kernel_inception_distance(pool3, ref.kid_features, kid_subsets, kid_subset_size, seed)
     matched = size_matched_fid(pool3, ref, fid, seed=seed)
     distance = DistanceResult(
-        fid=fid, kid=kid, kid_std=kid_std, reference=ref.name, n_reference=ref.n_images, n_images=len(kept),
-        kid_subset_size=subset, kid_subsets=kid_subsets, preprocessing=resize, network=extractor.source.network,
-        weights_source=extractor.source.source, fid_matched=matched.to_dict(),
-        engine=extraction.engine, precision=extractor.choice.precision,
+        fid=fid,
+        kid=kid,
+        kid_std=kid_std,
+        reference=ref.name,
+        n_reference=ref.n_images,
+        n_images=len(kept),
+        kid_subset_size=subset,
+        kid_subsets=kid_subsets,
+        preprocessing=resize,
+        network=extractor.source.network,
+        weights_source=extractor.source.source,
+        fid_matched=matched.to_dict(),
+        engine=extraction.engine,
+        precision=extractor.choice.precision,
         note=(
             f"FID depends on sample size: measured with {len(kept)} dataset images against {ref.n_images} "
             f"reference images; on the {matched.n_standard}-image scale the rule uses it is "
@@ -147,24 +168,44 @@ def analyze(
     )
     n_train = train_size if train_size is not None else summary.n_train
     train = [i for i, s in enumerate(kept) if s.split == "train"] or list(range(len(kept)))
-    objective_block = decide_objective(objective, {k: v[train] for k, v in extraction.features.items()},
-                                       [kept[i].label for i in train], seed=seed,
-                                       images=[kept[i].path for i in train], extractor=extractor)
+    objective_block = decide_objective(
+        objective,
+        {k: v[train] for k, v in extraction.features.items()},
+        [kept[i].label for i in train],
+        seed=seed,
+        images=[kept[i].path for i in train],
+        extractor=extractor,
+    )
     prediction = decision_rule.predict(
-        fid=matched.value, fid_sd=matched.sd, p_high_disparity=objective_block["p_high_disparity"], n_train=n_train,
-        backbone=backbone, n_fid_images=matched.n_standard, n_ref_images=ref.n_images,
+        fid=matched.value,
+        fid_sd=matched.sd,
+        p_high_disparity=objective_block["p_high_disparity"],
+        n_train=n_train,
+        backbone=backbone,
+        n_fid_images=matched.n_standard,
+        n_ref_images=ref.n_images,
         fid_note=f"FID depends on sample size: {fid:.1f} from your {len(kept):,} images is "
-                 f"{matched.value:.1f} ± {matched.sd:.1f} on the study's {matched.n_standard:,}-image scale, which the "
-                 "verdict uses.",
+        f"{matched.value:.1f} ± {matched.sd:.1f} on the study's {matched.n_standard:,}-image scale, which the "
+        "verdict uses.",
     )
     verdict = prediction.to_dict()
     verdict["n_train_source"] = "--train-size" if train_size is not None else "dataset"
     timing = Timing(
-        seconds=time.perf_counter() - start, feature_seconds=extraction.seconds, n_cached=extraction.n_cached,
-        n_computed=extraction.n_computed, device=extraction.device,
+        seconds=time.perf_counter() - start,
+        feature_seconds=extraction.seconds,
+        n_cached=extraction.n_cached,
+        n_computed=extraction.n_computed,
+        device=extraction.device,
     )
-    return AnalyzeResult(dataset=summary, distance=distance, seed=seed, timing=timing, versions=versions(),
-                         objective=objective_block, verdict=verdict)
+    return AnalyzeResult(
+        dataset=summary,
+        distance=distance,
+        seed=seed,
+        timing=timing,
+        versions=versions(),
+        objective=objective_block,
+        verdict=verdict,
+    )
 
 
 def _check_enough(root, paths: list, min_images: int, max_pixels: int, strict: bool) -> None:
@@ -210,9 +251,15 @@ def _sample_block(data, chosen: list[int], max_images: int | None, seed: int) ->
 
     listed = Counter(s.label for s in data.samples if s.label is not None)
     return {
-        "max_images": max_images, "seed": seed, "n_listed": len(data.samples), "n_sampled": len(chosen),
-        "stratified_by": "split and class", "per_class_listed": dict(sorted(listed.items())),
-        "note": (f"{len(chosen):,} of {len(data.samples):,} listed images were decoded and embedded (a seeded, "
-                 "class-stratified sample); bad files are only detected in the sample, and the training-set "
-                 "size counts every listed file."),
+        "max_images": max_images,
+        "seed": seed,
+        "n_listed": len(data.samples),
+        "n_sampled": len(chosen),
+        "stratified_by": "split and class",
+        "per_class_listed": dict(sorted(listed.items())),
+        "note": (
+            f"{len(chosen):,} of {len(data.samples):,} listed images were decoded and embedded (a seeded, "
+            "class-stratified sample); bad files are only detected in the sample, and the training-set "
+            "size counts every listed file."
+        ),
     }

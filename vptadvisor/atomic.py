@@ -38,8 +38,13 @@ class WriteFailed(MeasureError, OSError):
 
 def _kind(mode: int) -> str | None:
     """What a non-regular node is, or None for a regular file."""
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
-                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return None
@@ -59,7 +64,11 @@ def resolve_target(target: str | os.PathLike) -> Path:
     kind = _kind(st.st_mode)
     if kind is not None:
         where = "" if resolved == given.absolute() else f" (it resolves to {resolved})"
-        hint = "give a file path inside it" if kind == "a directory" else f"write to a regular file, or pass {STDOUT} for standard output"
+        hint = (
+            "give a file path inside it"
+            if kind == "a directory"
+            else f"write to a regular file, or pass {STDOUT} for standard output"
+        )
         raise WriteRefused(f"{given} is {kind}{where}; {hint}.")
     return resolved
 

@@ -101,8 +101,10 @@ def _hub_id(name: str) -> str | None:
 def _how_to_provide(name: str) -> str:
     hub = _hub_id(name)
     fetch = f", or fetch them once with `hf download {hub}`" if hub else ""
-    return (f"pass --weights PATH to a local .safetensors or .pth checkpoint, or run online (without --offline, "
-            f"$HF_HUB_OFFLINE or $VPTADVISOR_OFFLINE) so timm downloads them into the Hugging Face cache{fetch}")
+    return (
+        f"pass --weights PATH to a local .safetensors or .pth checkpoint, or run online (without --offline, "
+        f"$HF_HUB_OFFLINE or $VPTADVISOR_OFFLINE) so timm downloads them into the Hugging Face cache{fetch}"
+    )
 
 
 def _check_known(name: str) -> None:
@@ -111,12 +113,12 @@ def _check_known(name: str) -> None:
 
     base = name.split(".", 1)[0]
     if not timm.is_model(base):
-        raise UsageError(f"Unknown timm model {name!r}: pass a timm ViT name such as {DEFAULT_BACKBONE} "
-                         "(`vptadvisor backbones` lists the ones the rule knows).")
-    if not is_model_in_modules(base, ["vision_transformer", "deit", "vision_transformer_hybrid"]):
         raise UsageError(
-            f"{name} is not a timm VisionTransformer with a class token: pick e.g. {DEFAULT_BACKBONE}."
+            f"Unknown timm model {name!r}: pass a timm ViT name such as {DEFAULT_BACKBONE} "
+            "(`vptadvisor backbones` lists the ones the rule knows)."
         )
+    if not is_model_in_modules(base, ["vision_transformer", "deit", "vision_transformer_hybrid"]):
+        raise UsageError(f"{name} is not a timm VisionTransformer with a class token: pick e.g. {DEFAULT_BACKBONE}.")
 
 
 def create_backbone(
@@ -191,9 +193,7 @@ def _finish(name: str, model: nn.Module, source: str) -> tuple[nn.Module, Backbo
     from timm.models.vision_transformer import VisionTransformer
 
     if not isinstance(model, VisionTransformer) or getattr(model, "cls_token", None) is None:
-        raise UsageError(
-            f"{name} is not a timm VisionTransformer with a class token: pick e.g. {DEFAULT_BACKBONE}."
-        )
+        raise UsageError(f"{name} is not a timm VisionTransformer with a class token: pick e.g. {DEFAULT_BACKBONE}.")
     cfg = model.pretrained_cfg or {}
     patch = model.patch_embed.patch_size
     grid_img = model.patch_embed.img_size
@@ -220,10 +220,12 @@ def _from_timm_hub(name: str, kwargs: dict[str, Any]) -> tuple[nn.Module, Backbo
         model = timm.create_model(name, pretrained=True, **kwargs)
     except TypeError as exc:
         raise UsageError(f"Cannot build {name} ({exc}): check --backbone and its arguments.") from None
-    except Exception as exc:  # noqa: BLE001  (network, hub and file errors come in many types)
+    except Exception as exc:
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise MeasureError(f"Could not get pretrained weights for {name!r} from the Hugging Face hub ({detail}); "
-                           f"{_how_to_provide(name)}.") from None
+        raise MeasureError(
+            f"Could not get pretrained weights for {name!r} from the Hugging Face hub ({detail}); "
+            f"{_how_to_provide(name)}."
+        ) from None
     found = find_offline_weights(name)
     hub = _hub_id(name)
     return _finish(name, model, str(found) if found is not None else f"hf-hub:{hub or name}")

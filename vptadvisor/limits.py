@@ -33,8 +33,10 @@ def check_run_settings(*, seed: int | None = None, batch_size: int | None = None
     if batch_size is not None and not 1 <= _int(batch_size, "--batch-size") <= MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}, got {_short(batch_size)}.")
     if workers is not None and not 0 <= _int(workers, "--workers") <= max_workers():
-        raise UsageError(f"--workers must be between 0 and {max_workers()} (4 per CPU core), got {_short(workers)}; "
-                         "leave it out for the default.")
+        raise UsageError(
+            f"--workers must be between 0 and {max_workers()} (4 per CPU core), got {_short(workers)}; "
+            "leave it out for the default."
+        )
 
 
 def _short(n: int) -> str:

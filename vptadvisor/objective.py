@@ -24,8 +24,14 @@ from vptadvisor.errors import MeasureError
 from vptadvisor.rule import objective_prior
 
 
-def decide_objective(objective: str | None, features: dict[str, np.ndarray], labels: Sequence[str | None],
-                     seed: int = 0, images: Sequence[Path] | None = None, extractor: Any = None) -> dict:
+def decide_objective(
+    objective: str | None,
+    features: dict[str, np.ndarray],
+    labels: Sequence[str | None],
+    seed: int = 0,
+    images: Sequence[Path] | None = None,
+    extractor: Any = None,
+) -> dict:
     """The `objective` block of analyze's result (validated `objective` first: raises UsageError).
 
     With `images` (the files behind the feature rows) and `extractor` (analyze's InceptionExtractor),
@@ -44,16 +50,28 @@ def decide_objective(objective: str | None, features: dict[str, np.ndarray], lab
         probe_error = exc.message.rstrip(".")
     block: dict = {}
     if declared is not None:
-        block = {"p_high_disparity": declared.p_high_disparity, "source": "declared",
-                 "declared": objective.strip().lower(), "note": declared.source}
+        block = {
+            "p_high_disparity": declared.p_high_disparity,
+            "source": "declared",
+            "declared": objective.strip().lower(),
+            "note": declared.source,
+        }
     elif probe is not None:
-        block = {"p_high_disparity": probe.p_high_disparity, "source": "probe", "declared": None,
-                 "note": f"measured by the probe: {probe.evidence}"}
+        block = {
+            "p_high_disparity": probe.p_high_disparity,
+            "source": "probe",
+            "declared": None,
+            "note": f"measured by the probe: {probe.evidence}",
+        }
     else:
         default = objective_prior(None)
-        block = {"p_high_disparity": default.p_high_disparity, "source": "default", "declared": None,
-                 "note": f"default: classification, because the probe could not measure ({probe_error}); "
-                         "declare it with --objective"}
+        block = {
+            "p_high_disparity": default.p_high_disparity,
+            "source": "default",
+            "declared": None,
+            "note": f"default: classification, because the probe could not measure ({probe_error}); "
+            "declare it with --objective",
+        }
     block["prior_high"] = probe.prior_high if probe is not None else load_model().prior_high
     block["probe"] = probe.to_dict() if probe is not None else {"error": probe_error}
     return block

@@ -55,16 +55,40 @@ def build_reference(
             raise UsageError("reference build writes a binary .safetensors file: give -o a file path, not '-'.")
         check_output(output, "-o")
     data = open_dataset(directory)
-    extractor = make_extractor(inception_weights=inception_weights, resize=resize, device=device,
-                               batch_size=batch_size, workers=workers, cache=cache, cache_dir=cache_dir,
-                               max_pixels=max_pixels)
+    extractor = make_extractor(
+        inception_weights=inception_weights,
+        resize=resize,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        cache=cache,
+        cache_dir=cache_dir,
+        max_pixels=max_pixels,
+    )
     extraction = extractor.extract([s.path for s in data.samples], progress=progress)
     n = len(extraction.kept)
     if n < min_images:
-        raise MeasureError(f"Only {n} readable image(s) in {data.root} (minimum {min_images}); add images or lower --min-images.")
+        raise MeasureError(
+            f"Only {n} readable image(s) in {data.root} (minimum {min_images}); add images or lower --min-images."
+        )
     target = Path(output).expanduser() if output else user_reference_dir() / f"{name}.safetensors"
-    save_reference(target, name, extraction.features["pool3"], extractor.identity,
-                   source or f"{n} images under {data.root.name}/", seed=seed)
+    save_reference(
+        target,
+        name,
+        extraction.features["pool3"],
+        extractor.identity,
+        source or f"{n} images under {data.root.name}/",
+        seed=seed,
+    )
     skipped = [(data.samples[i].relpath, reason) for i, _, reason in extraction.skipped]
-    return ReferenceBuild(name, str(target), n, len(skipped), skipped, extractor.identity, extraction.seconds,
-                          extraction.n_cached, extraction.n_computed)
+    return ReferenceBuild(
+        name,
+        str(target),
+        n,
+        len(skipped),
+        skipped,
+        extractor.identity,
+        extraction.seconds,
+        extraction.n_cached,
+        extraction.n_computed,
+    )

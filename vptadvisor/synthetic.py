@@ -23,7 +23,9 @@ def background(rng: np.random.Generator, size: int) -> Image.Image:
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
 
 
-def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, color, angle: float = 0.0) -> None:
+def draw_shape(
+    draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, color, angle: float = 0.0
+) -> None:
     if shape == "circle":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=color)
         return
@@ -31,7 +33,10 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: f
     offset = {"square": np.pi / 4, "triangle": -np.pi / 2, "diamond": 0.0}[shape] + angle
     scale = {"square": 1.0, "triangle": 1.1, "diamond": 1.0}[shape]
     pts = [
-        (cx + scale * r * np.cos(offset + 2 * np.pi * k / corners), cy + scale * r * np.sin(offset + 2 * np.pi * k / corners))
+        (
+            cx + scale * r * np.cos(offset + 2 * np.pi * k / corners),
+            cy + scale * r * np.sin(offset + 2 * np.pi * k / corners),
+        )
         for k in range(corners)
     ]
     draw.polygon(pts, fill=color)
@@ -70,7 +75,9 @@ def render_scene(rng: np.random.Generator, n_objects: int, size: int = 128, shap
     return img
 
 
-def write_counting_dataset(root: Path, per_class: int = 40, counts=(1, 2, 3, 4), size: int = 128, seed: int = 0) -> Path:
+def write_counting_dataset(
+    root: Path, per_class: int = 40, counts=(1, 2, 3, 4), size: int = 128, seed: int = 0
+) -> Path:
     """root/<count>/<i>.png: scenes labelled by how many objects they hold."""
     rng = np.random.default_rng(seed)
     for n in counts:

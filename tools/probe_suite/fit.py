@@ -65,8 +65,9 @@ def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2) -> np.ndar
         p = 1.0 / (1.0 + np.exp(-z))
         return loss, X.T @ (w * (p - y)) + pen * b
 
-    res = minimize(nll, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 1000, "gtol": 1e-10, "ftol": 1e-14})
+    res = minimize(
+        nll, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 1000, "gtol": 1e-10, "ftol": 1e-14}
+    )
     return res.x
 
 
@@ -104,27 +105,44 @@ def leave_one_family_out(rows: list[FitRow], terms: int = 3) -> dict:
     }
 
 
-def fit_model(rows: list[FitRow], config: EpisodeConfig, provenance: dict, prior_high: float = PRIOR_HIGH) -> ProbeModel:
+def fit_model(
+    rows: list[FitRow], config: EpisodeConfig, provenance: dict, prior_high: float = PRIOR_HIGH
+) -> ProbeModel:
     X, y, w = _design(rows)
     b = _fit(X, y, w)
     X2, _, _ = _design(rows, terms=2)
     b2 = _fit(X2, y, w)
     sig = lambda v: float(f"{v:.10g}")
     meta = {
-        "fitted_on": {"n_rows": len(rows), "n_tasks": len({r.task for r in rows}),
-                      "families": sorted({r.family for r in rows}), "l2": L2, **provenance},
+        "fitted_on": {
+            "n_rows": len(rows),
+            "n_tasks": len({r.task for r in rows}),
+            "families": sorted({r.family for r in rows}),
+            "l2": L2,
+            **provenance,
+        },
         "prior_high_reason": "Of the study's 24 tasks 8 are Structured (1/3), a share its benchmarks chose on purpose; "
-                             "most datasets users bring are categories (objects, textures, scenes, species, medical or "
-                             "satellite classes), so the probe states 1 in 5. Its P(high) is the posterior under it.",
+        "most datasets users bring are categories (objects, textures, scenes, species, medical or "
+        "satellite classes), so the probe states 1 in 5. Its P(high) is the posterior under it.",
         "leave_one_family_out": leave_one_family_out(rows),
         "leave_one_family_out_pool3_only": leave_one_family_out(rows, terms=2),
     }
     # the digest rounds the inputs to 6 significant digits, so BLAS-level float noise does not change it
-    digest = hashlib.sha256(json.dumps([[r.task, r.subset, [float(f"{v:.6g}") for v in design_row(r.signals, r.episode_classes)]]
-                                        for r in rows], sort_keys=True).encode()).hexdigest()[:10]
-    return ProbeModel(f"{PROBE_VERSION}+{digest}", sig(b[0]), {t: sig(v) for t, v in zip(TERMS, b[1:])}, prior_high,
-                      {"intercept": sig(b2[0]), "non_semantic": sig(b2[1]), "one_dimensional": sig(b2[2])},
-                      config.to_dict(), meta)
+    digest = hashlib.sha256(
+        json.dumps(
+            [[r.task, r.subset, [float(f"{v:.6g}") for v in design_row(r.signals, r.episode_classes)]] for r in rows],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:10]
+    return ProbeModel(
+        f"{PROBE_VERSION}+{digest}",
+        sig(b[0]),
+        {t: sig(v) for t, v in zip(TERMS, b[1:])},
+        prior_high,
+        {"intercept": sig(b2[0]), "non_semantic": sig(b2[1]), "one_dimensional": sig(b2[2])},
+        config.to_dict(),
+        meta,
+    )
 
 
 def write_model(model: ProbeModel, path) -> None:

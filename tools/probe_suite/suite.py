@@ -96,7 +96,9 @@ def _extract_families(names, quick, seed, shared, work_dir, cache_dir, progress)
             progress(f"{name}: features of {len(paths)} images")
         ext = extractor.extract(paths)
         if len(ext.kept) != len(paths):
-            raise MeasureError(f"{len(paths) - len(ext.kept)} suite image(s) of {name} could not be read; delete {work_dir} and rerun.")
+            raise MeasureError(
+                f"{len(paths) - len(ext.kept)} suite image(s) of {name} could not be read; delete {work_dir} and rerun."
+            )
         out[name] = (ext.features, attrs, paths)
         seconds += ext.seconds
         computed += ext.n_computed
@@ -107,8 +109,11 @@ def _select(quick: bool, held_back: bool, variants: bool, families: list[str] | 
     unknown = sorted(set(families or ()) - set(FAMILIES))
     if unknown:
         raise UsageError(f"Unknown suite family {unknown[0]!r}; known: {', '.join(FAMILIES)}.")
-    tasks = [t for t in TASKS if (variants or not t.variant) and (held_back or not t.held_back)
-             and (not families or t.family in families)]
+    tasks = [
+        t
+        for t in TASKS
+        if (variants or not t.variant) and (held_back or not t.held_back) and (not families or t.family in families)
+    ]
     if quick:
         tasks = [t for t in tasks if t.family in QUICK_FAMILIES and not t.variant]
     return tasks
@@ -128,10 +133,19 @@ def _aurocs(results: list[TaskResult]) -> dict:
     return {k: (None if v is None or v != v else round(v, 4)) for k, v in out.items()}
 
 
-def run_suite(quick: bool = False, seed: int = 0, shared: Path | None = None, work_dir: Path | None = None,
-              cache_dir: Path | None = None, held_back: bool = True, variants: bool = True,
-              model: ProbeModel | None = None, progress: Progress | None = None, augment: bool = True,
-              families: list[str] | None = None) -> SuiteResult:
+def run_suite(
+    quick: bool = False,
+    seed: int = 0,
+    shared: Path | None = None,
+    work_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    held_back: bool = True,
+    variants: bool = True,
+    model: ProbeModel | None = None,
+    progress: Progress | None = None,
+    augment: bool = True,
+    families: list[str] | None = None,
+) -> SuiteResult:
     """Probe every suite task with the frozen model; AUROC of low vs high disparity per task group.
 
     With `augment` the probe's augmentation signals are measured too (edited copies of a few images
@@ -144,8 +158,12 @@ def run_suite(quick: bool = False, seed: int = 0, shared: Path | None = None, wo
     tasks = _select(quick, held_back, variants, families)
     names = list(dict.fromkeys(t.family for t in tasks))
     if shared is None and any(FAMILIES[n].needs_shared for n in names):
-        raise UsageError("The full suite needs the shared datasets; pass --shared DIR (the folder holding datasets/) or use --quick.")
-    feats, ext_seconds, computed, extractor = _extract_families(names, quick, seed, shared, work_dir, cache_dir, progress)
+        raise UsageError(
+            "The full suite needs the shared datasets; pass --shared DIR (the folder holding datasets/) or use --quick."
+        )
+    feats, ext_seconds, computed, extractor = _extract_families(
+        names, quick, seed, shared, work_dir, cache_dir, progress
+    )
     extract = pool3_function(extractor, use_cache=True) if augment else None
     start = time.perf_counter()
     results = []
@@ -154,19 +172,46 @@ def run_suite(quick: bool = False, seed: int = 0, shared: Path | None = None, wo
         labels = task_labels(t, attrs)
         if progress:
             progress(f"probe {t.name}")
-        res = probe_objective(features, labels, seed=seed, model=model, images=paths if augment else None,
-                              extract=extract, edits_dir=work_dir / "edits")
-        results.append(TaskResult(t.name, t.disparity, t.held_back, t.variant, len(labels), len(set(labels)),
-                                  res.p_high_disparity, res.signals))
+        res = probe_objective(
+            features,
+            labels,
+            seed=seed,
+            model=model,
+            images=paths if augment else None,
+            extract=extract,
+            edits_dir=work_dir / "edits",
+        )
+        results.append(
+            TaskResult(
+                t.name,
+                t.disparity,
+                t.held_back,
+                t.variant,
+                len(labels),
+                len(set(labels)),
+                res.p_high_disparity,
+                res.signals,
+            )
+        )
     return SuiteResult(
-        tasks=results, auroc=_aurocs(results), quick=quick, seed=seed, probe_version=model.probe_version,
-        n_images=sum(len(attrs) for _, attrs, _ in feats.values()), extraction_seconds=round(ext_seconds, 2),
-        n_computed=computed, probe_seconds=round(time.perf_counter() - start, 3), work_dir=str(work_dir),
-        families=names, prior_high=model.prior_high,
+        tasks=results,
+        auroc=_aurocs(results),
+        quick=quick,
+        seed=seed,
+        probe_version=model.probe_version,
+        n_images=sum(len(attrs) for _, attrs, _ in feats.values()),
+        extraction_seconds=round(ext_seconds, 2),
+        n_computed=computed,
+        probe_seconds=round(time.perf_counter() - start, 3),
+        work_dir=str(work_dir),
+        families=names,
+        prior_high=model.prior_high,
     )
 
 
-def fitting_rows(feats: dict, seed: int, config: EpisodeConfig, extract=None, edits_dir: Path | None = None) -> list[FitRow]:
+def fitting_rows(
+    feats: dict, seed: int, config: EpisodeConfig, extract=None, edits_dir: Path | None = None
+) -> list[FitRow]:
     """Designed tasks and variants (of the families in `feats`) on the full image sets and on the
     FIT_SUBSETS subsets. The
     augmentation signals (with `extract`) are measured once per task on the full set and shared
@@ -181,17 +226,36 @@ def fitting_rows(feats: dict, seed: int, config: EpisodeConfig, extract=None, ed
             aug.pop("augmented_images")
         n = len(labels)
         for frac, s in ((1.0, 0),) + FIT_SUBSETS:
-            keep = np.arange(n) if frac == 1.0 else np.sort(np.random.default_rng(100 + s).choice(n, int(n * frac), replace=False))
-            sig, notes = measure({"pool3": features["pool3"][keep]}, labels[keep].tolist(), seed=seed + s, config=config)
-            rows.append(FitRow(t.name, t.family, int(t.high), notes["episode_classes"], {**sig, **aug},
-                               "full" if frac == 1.0 else f"{frac}/seed{s}",
-                               min(notes["smallest_class"], config.per_class)))
+            keep = (
+                np.arange(n)
+                if frac == 1.0
+                else np.sort(np.random.default_rng(100 + s).choice(n, int(n * frac), replace=False))
+            )
+            sig, notes = measure(
+                {"pool3": features["pool3"][keep]}, labels[keep].tolist(), seed=seed + s, config=config
+            )
+            rows.append(
+                FitRow(
+                    t.name,
+                    t.family,
+                    int(t.high),
+                    notes["episode_classes"],
+                    {**sig, **aug},
+                    "full" if frac == 1.0 else f"{frac}/seed{s}",
+                    min(notes["smallest_class"], config.per_class),
+                )
+            )
     return rows
 
 
-def fit_from_suite(seed: int = 0, shared: Path | None = None, work_dir: Path | None = None,
-                   cache_dir: Path | None = None, config: EpisodeConfig = EpisodeConfig(),
-                   progress: Progress | None = None) -> ProbeModel:
+def fit_from_suite(
+    seed: int = 0,
+    shared: Path | None = None,
+    work_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    config: EpisodeConfig = EpisodeConfig(),
+    progress: Progress | None = None,
+) -> ProbeModel:
     """Refit the probe model on the designed suite (never the held-back variants)."""
     from vptadvisor.paths import cache_dir as default_cache
 

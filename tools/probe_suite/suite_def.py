@@ -49,25 +49,28 @@ class SuiteTask:
         return self.disparity == "high"
 
 
-FAMILIES = {f.name: f for f in (
-    Family("inet-rotate", "inet_rotate", 400, 96, needs_shared=True),
-    Family("inet-quadrant", "inet_quadrant", 400, 96, needs_shared=True),
-    Family("sprites-64", "sprites", 480, 96, kwargs=(("size", 64),)),
-    Family("scenes-count", "scenes_count", 400, 96),
-    # held back
-    Family("dtd-orient", "dtd_orient", 400, 80, needs_shared=True),
-    Family("inet-copies", "inet_copies", 400, 96, needs_shared=True),
-    Family("sprites-96", "sprites", 480, 96, kwargs=(("size", 96), ("coloured", True))),
-    Family("scenes-depth", "scenes_depth", 400, 96),
-    Family("dtd-10", "dtd_as_is", 1200, 1200, needs_shared=True, writes=False),
-    Family("imagenet-1000", "imagenet_groups8", 1000, 1000, needs_shared=True, writes=False),
-    # held back, added by probe 2.0 (issue 12) before any signal was changed
-    Family("inet-count", "inet_count", 200, 96, needs_shared=True),
-    Family("inet-upright", "inet_upright", 200, 96, needs_shared=True),
-    Family("inet-blur", "inet_blur", 200, 96, needs_shared=True),
-    Family("dtd-scale", "dtd_scale", 200, 80, needs_shared=True),
-    Family("dtd-grade130", "dtd_grade130", 130, 130, needs_shared=True),
-)}
+FAMILIES = {
+    f.name: f
+    for f in (
+        Family("inet-rotate", "inet_rotate", 400, 96, needs_shared=True),
+        Family("inet-quadrant", "inet_quadrant", 400, 96, needs_shared=True),
+        Family("sprites-64", "sprites", 480, 96, kwargs=(("size", 64),)),
+        Family("scenes-count", "scenes_count", 400, 96),
+        # held back
+        Family("dtd-orient", "dtd_orient", 400, 80, needs_shared=True),
+        Family("inet-copies", "inet_copies", 400, 96, needs_shared=True),
+        Family("sprites-96", "sprites", 480, 96, kwargs=(("size", 96), ("coloured", True))),
+        Family("scenes-depth", "scenes_depth", 400, 96),
+        Family("dtd-10", "dtd_as_is", 1200, 1200, needs_shared=True, writes=False),
+        Family("imagenet-1000", "imagenet_groups8", 1000, 1000, needs_shared=True, writes=False),
+        # held back, added by probe 2.0 (issue 12) before any signal was changed
+        Family("inet-count", "inet_count", 200, 96, needs_shared=True),
+        Family("inet-upright", "inet_upright", 200, 96, needs_shared=True),
+        Family("inet-blur", "inet_blur", 200, 96, needs_shared=True),
+        Family("dtd-scale", "dtd_scale", 200, 80, needs_shared=True),
+        Family("dtd-grade130", "dtd_grade130", 130, 130, needs_shared=True),
+    )
+}
 
 # The designed families the probe-2 model is fitted on. scenes-count stays designed (it was looked at
 # while probe 1 was designed) but is scored, not fitted: its features could not be extracted in time
@@ -125,6 +128,7 @@ TASKS: tuple[SuiteTask, ...] = (
     SuiteTask("dtd-grade130", "grade", "low", True),
 )
 
+
 def task_labels(task: SuiteTask, attrs: list[dict]) -> list[str]:
     """The label of every image of the task's family under this task's objective."""
     col = lambda key: np.array([a[key] for a in attrs])
@@ -158,7 +162,9 @@ def family_seed(name: str, seed: int) -> int:
     return seed * 100_003 + zlib.crc32(name.encode()) % 100_000
 
 
-def build_family(family: Family, root: Path, seed: int, quick: bool, shared: Path | None) -> tuple[list[Path], list[dict]]:
+def build_family(
+    family: Family, root: Path, seed: int, quick: bool, shared: Path | None
+) -> tuple[list[Path], list[dict]]:
     """Generate (or reuse) a family's images; returns (image paths, attribute dicts) in order."""
     n = family.n_quick if quick else family.n_full
     gen = getattr(si, family.generator, None) or getattr(sir, family.generator)

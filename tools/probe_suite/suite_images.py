@@ -71,6 +71,7 @@ def noise_canvas(rng: np.random.Generator, size: int) -> Image.Image:
 
 # --- ImageNet-sample families ----------------------------------------------------------------
 
+
 def inet_rotate(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> list[dict]:
     """Whole ImageNet photos (square crop) rotated by 0/90/180/270 degrees."""
     rng = np.random.default_rng(seed)
@@ -131,6 +132,7 @@ def imagenet_groups8(out: Path, n: int, seed: int, shared: Path) -> list[dict]:
 
 # --- dtd-10 families ---------------------------------------------------------------------------
 
+
 def dtd_files(shared: Path) -> list[tuple[Path, int]]:
     root = shared / "datasets" / "dtd-10"
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -168,6 +170,7 @@ def dtd_as_is(out: Path, n: int, seed: int, shared: Path) -> list[dict]:
 
 # --- procedural families -------------------------------------------------------------------------
 
+
 def _sprite(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, angle: float, color) -> None:
     """An elongated sprite (2:1) of half-length r, rotated by `angle` radians."""
     if shape == "ellipse":
@@ -202,9 +205,18 @@ def sprites(out: Path, n: int, seed: int, size: int = 64, coloured: bool = False
             color = (255, 255, 255)
         _sprite(ImageDraw.Draw(img), SPRITE_SHAPES[shape[i]], cx, cy, r, angle, color)
         img.save(out / f"{i:05d}.png")
-        attrs.append({"shape": int(shape[i]), "x": int(xb[i]), "y": int(yb[i]), "orientation": int(ob[i]),
-                      "scale": int(sb[i]), "x_pos": float((cx - margin) / (4 * span)),
-                      "y_pos": float((cy - margin) / (4 * span)), "angle": float(angle)})
+        attrs.append(
+            {
+                "shape": int(shape[i]),
+                "x": int(xb[i]),
+                "y": int(yb[i]),
+                "orientation": int(ob[i]),
+                "scale": int(sb[i]),
+                "x_pos": float((cx - margin) / (4 * span)),
+                "y_pos": float((cy - margin) / (4 * span)),
+                "angle": float(angle),
+            }
+        )
     return attrs
 
 
@@ -233,7 +245,7 @@ def scenes_depth(out: Path, n: int, seed: int, size: int = 128) -> list[dict]:
         ground = np.array(rng.uniform(40, 140, size=3))
         arr = np.empty((size, size, 3))
         arr[: int(horizon)] = sky
-        arr[int(horizon):] = ground
+        arr[int(horizon) :] = ground
         arr += rng.normal(0, 6, size=arr.shape)
         img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
         draw = ImageDraw.Draw(img)

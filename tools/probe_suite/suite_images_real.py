@@ -60,8 +60,10 @@ def inet_count(out: Path, n: int, seed: int, shared: Path, size: int = 128) -> l
             for _ in range(500):
                 side = int(rng.integers(int(size * 0.24), int(size * 0.34) + 1))
                 x, y = (int(v) for v in rng.integers(0, size - side + 1, size=2))
-                if all(x + side + 2 <= px or px + ps + 2 <= x or y + side + 2 <= py or py + ps + 2 <= y
-                       for px, py, ps in placed):
+                if all(
+                    x + side + 2 <= px or px + ps + 2 <= x or y + side + 2 <= py or py + ps + 2 <= y
+                    for px, py, ps in placed
+                ):
                     placed.append((x, y, side))
                     canvas.paste(square(rgb(photo), side), (x, y))
                     break

@@ -66,9 +66,14 @@ def logme(gram: np.ndarray, D: int, y: np.ndarray, k: int, iters: int = 30) -> f
                 break
         mm = np.sum(beta**2 * sigma * z**2 / (alpha + beta * sigma) ** 2)
         res = np.sum((alpha * z / (alpha + beta * sigma)) ** 2)
-        evidence = (n / 2 * np.log(beta) + D / 2 * np.log(alpha) - n / 2 * np.log(2 * np.pi)
-                    - beta / 2 * res - alpha / 2 * mm
-                    - 0.5 * (np.sum(np.log(alpha + beta * sigma)) + (D - n) * np.log(alpha)))
+        evidence = (
+            n / 2 * np.log(beta)
+            + D / 2 * np.log(alpha)
+            - n / 2 * np.log(2 * np.pi)
+            - beta / 2 * res
+            - alpha / 2 * mm
+            - 0.5 * (np.sum(np.log(alpha + beta * sigma)) + (D - n) * np.log(alpha))
+        )
         total += evidence / n
     return float(total / k)
 

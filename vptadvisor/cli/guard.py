@@ -124,8 +124,9 @@ def crash_log(exc: BaseException) -> Path | None:
     from vptadvisor.paths import cache_dir
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    text = (f"vptadvisor {__version__}, python {sys.version.split()[0]}, argv {sys.argv!r}\n"
-            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    text = f"vptadvisor {__version__}, python {sys.version.split()[0]}, argv {sys.argv!r}\n" + "".join(
+        traceback.format_exception(type(exc), exc, exc.__traceback__)
+    )
     for folder in (cache_dir() / "logs", Path(tempfile.gettempdir())):
         path = folder / f"vptadvisor-crash-{stamp}-{os.getpid()}.log"
         try:
@@ -170,8 +171,10 @@ def guarded(run: Callable[[], int], log: SignalLog) -> int:
         return exc.exit_code
     except _StdoutFailed as exc:
         silence_stdout()
-        _say(f"error: could not write the result to standard output ({exc.cause.strerror}); "
-             "check where stdout goes (a closed pipe, a full disk) and run again.")
+        _say(
+            f"error: could not write the result to standard output ({exc.cause.strerror}); "
+            "check where stdout goes (a closed pipe, a full disk) and run again."
+        )
         return INTERNAL_ERROR_EXIT
     except MemoryError:
         _say("error: ran out of memory; use a smaller --batch-size or fewer --workers, or free memory and run again.")
@@ -179,20 +182,26 @@ def guarded(run: Callable[[], int], log: SignalLog) -> int:
     except OSError as exc:
         if exc.filename is None and exc.errno in _STDOUT_ERRNOS:
             silence_stdout()
-            _say(f"error: could not write the result to standard output ({exc.strerror}); "
-                 "check where stdout goes (a closed pipe, a full disk) and run again.")
+            _say(
+                f"error: could not write the result to standard output ({exc.strerror}); "
+                "check where stdout goes (a closed pipe, a full disk) and run again."
+            )
             return INTERNAL_ERROR_EXIT
         _debug(exc)
         where = f" {exc.filename}" if exc.filename else ""
         log_path = crash_log(exc)
-        _say(f"error: could not access{where} ({exc.strerror or exc}); check the path, its permissions and free "
-             f"disk space{_log_hint(log_path)}.")
+        _say(
+            f"error: could not access{where} ({exc.strerror or exc}); check the path, its permissions and free "
+            f"disk space{_log_hint(log_path)}."
+        )
         return INTERNAL_ERROR_EXIT
     except Exception as exc:  # a bug: never exit 1 (gate failed), never a bare traceback
         _debug(exc)
         log_path = crash_log(exc)
-        _say(f"error: internal error ({type(exc).__name__}: {_one_line(str(exc), 200)}); this is a bug in "
-             f"vptadvisor{_log_hint(log_path)}, please report it.")
+        _say(
+            f"error: internal error ({type(exc).__name__}: {_one_line(str(exc), 200)}); this is a bug in "
+            f"vptadvisor{_log_hint(log_path)}, please report it."
+        )
         return INTERNAL_ERROR_EXIT
 
 

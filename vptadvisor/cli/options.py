@@ -33,8 +33,7 @@ ConfigPath = typer.Option(
     None,
     "--config",
     metavar="PATH",
-    help="Config file (default: ./vptadvisor.yaml, else "
-    "[tool.vptadvisor] in ./pyproject.toml, or $VPTADVISOR_CONFIG).",
+    help="Config file (default: ./vptadvisor.yaml, else [tool.vptadvisor] in ./pyproject.toml, or $VPTADVISOR_CONFIG).",
 )
 CacheDir = typer.Option(
     None,

@@ -32,9 +32,13 @@ app.add_typer(reference_app, name="reference")
 )
 @o.settings_options(ReferenceSettings, "analyze")
 def build(
-    directory: Path = typer.Argument(..., help="Directory of pretraining-like images (any layout analyze reads; labels are not needed)."),
+    directory: Path = typer.Argument(
+        ..., help="Directory of pretraining-like images (any layout analyze reads; labels are not needed)."
+    ),
     name: str = typer.Option(..., "--name", help="Name to select it by later (--reference NAME)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of the cache's references/ folder."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write here instead of the cache's references/ folder."
+    ),
     config_path: Optional[Path] = o.ConfigPath,
     output_format: o.OutputFormat = o.Format,
     quiet: bool = o.Quiet,
@@ -67,8 +71,16 @@ def list_(output_format: o.OutputFormat = o.Format) -> None:
     for name, path in sorted(list_references().items()):
         ref = load_reference(str(path))
         ex = ref.meta.get("extractor", {})
-        rows.append({"name": name, "n_images": ref.n_images, "network": ex.get("network"),
-                     "preprocessing": ex.get("preprocessing"), "source": ref.meta.get("source"), "path": str(path)})
+        rows.append(
+            {
+                "name": name,
+                "n_images": ref.n_images,
+                "network": ex.get("network"),
+                "preprocessing": ex.get("preprocessing"),
+                "source": ref.meta.get("source"),
+                "path": str(path),
+            }
+        )
     if output_format is o.OutputFormat.json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -78,7 +90,8 @@ def list_(output_format: o.OutputFormat = o.Format) -> None:
     for i, r in enumerate(rows):
         if i:
             console.print()
-        console.print(f"[bold]{r['name']}[/bold]: {r['n_images']} images, resize {r['preprocessing']}, "
-                      f"network {r['network']}")
+        console.print(
+            f"[bold]{r['name']}[/bold]: {r['n_images']} images, resize {r['preprocessing']}, network {r['network']}"
+        )
         console.print(f"  source: {r['source']}", markup=False, overflow="fold")
         console.print(f"  path: {r['path']}", markup=False, overflow="fold")

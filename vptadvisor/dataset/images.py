@@ -68,7 +68,7 @@ def _to_rgb(im: Image.Image, conversions: list[str]) -> Image.Image:
         lo, hi = float(arr.min()), float(arr.max())
         gray = np.zeros(arr.shape, np.uint8) if hi <= lo else np.rint((arr - lo) / (hi - lo) * 255).astype(np.uint8)
         return Image.fromarray(gray, mode="L").convert("RGB")
-    if mode == "P" and "transparency" in im.info or mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if (mode == "P" and "transparency" in im.info) or mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         conversions.append("alpha" if mode != "P" else "palette-alpha")
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -90,32 +90,31 @@ def load_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np
     try:
         if path.stat().st_size == 0:
             raise BadImage("empty")
-        with open(path, "rb") as fh:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # our own pixel limit replaces Pillow's warning
-                try:
-                    im = Image.open(fh)
-                except UnidentifiedImageError:
-                    raise BadImage("not_an_image") from None
-                width, height = im.size
-                if width * height > max_pixels:
-                    raise BadImage("too_large", f"{width}x{height} px")
-                info_mode, info_format = im.mode, im.format or "?"
-                conversions: list[str] = []
-                if getattr(im, "n_frames", 1) > 1:
-                    conversions.append("animated")
-                    im.seek(0)
-                try:
-                    im.load()
-                except OSError as exc:
-                    if "truncated" in str(exc).lower():
-                        raise BadImage("truncated") from None
-                    raise BadImage("corrupt", str(exc)) from None
-                if _has_rotation(im):
-                    conversions.append("exif-rotated")
-                oriented = ImageOps.exif_transpose(im)
-                rgb = _to_rgb(oriented, conversions)
-                arr = np.asarray(rgb, dtype=np.uint8).copy()
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # our own pixel limit replaces Pillow's warning
+            try:
+                im = Image.open(fh)
+            except UnidentifiedImageError:
+                raise BadImage("not_an_image") from None
+            width, height = im.size
+            if width * height > max_pixels:
+                raise BadImage("too_large", f"{width}x{height} px")
+            info_mode, info_format = im.mode, im.format or "?"
+            conversions: list[str] = []
+            if getattr(im, "n_frames", 1) > 1:
+                conversions.append("animated")
+                im.seek(0)
+            try:
+                im.load()
+            except OSError as exc:
+                if "truncated" in str(exc).lower():
+                    raise BadImage("truncated") from None
+                raise BadImage("corrupt", str(exc)) from None
+            if _has_rotation(im):
+                conversions.append("exif-rotated")
+            oriented = ImageOps.exif_transpose(im)
+            rgb = _to_rgb(oriented, conversions)
+            arr = np.asarray(rgb, dtype=np.uint8).copy()
     except BadImage:
         raise
     except PermissionError:
@@ -137,4 +136,3 @@ def _has_rotation(im: Image.Image) -> bool:
         return im.getexif().get(0x0112, 1) not in (1, None)
     except Exception:  # a broken EXIF block is not a reason to drop the image
         return False
-

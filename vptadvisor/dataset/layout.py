@@ -130,9 +130,7 @@ def _resolve_inside(root: Path, relpath: str, where: str) -> tuple[Path, bool]:
     if not relpath or os.path.isabs(relpath) or relpath.startswith(("/", "\\")):
         raise UsageError(f"{where}: path {relpath!r} must be relative to the dataset root {root}.")
     if os.path.normpath(relpath).split(os.sep)[0] == "..":
-        raise UsageError(
-            f"{where}: path {relpath!r} escapes the dataset root {root}; keep manifest paths inside it."
-        )
+        raise UsageError(f"{where}: path {relpath!r} escapes the dataset root {root}; keep manifest paths inside it.")
     path = root / relpath
     return path, inside(os.path.realpath(path), os.path.realpath(root))
 
@@ -152,7 +150,7 @@ def _manifest_rows(manifest: Path) -> list[tuple[str, dict]]:
                     except json.JSONDecodeError as exc:
                         raise UsageError(f"{where} is not valid JSON ({exc.msg}); write one object per line.") from None
                     if not isinstance(row, dict):
-                        raise UsageError(f"{where} is not a JSON object; write {{\"path\": ..., \"label\": ...}}.")
+                        raise UsageError(f'{where} is not a JSON object; write {{"path": ..., "label": ...}}.')
                     rows.append((where, row))
             else:
                 reader = csv.DictReader(fh)
@@ -163,8 +161,10 @@ def _manifest_rows(manifest: Path) -> list[tuple[str, dict]]:
     except csv.Error as exc:
         done = getattr(locals().get("reader"), "line_num", None)  # lines read before the bad one
         line = "?" if done is None else done + 1
-        raise UsageError(f"{manifest.name} line {line} is not valid CSV ({exc}); fix the file (fields hold at most "
-                         f"{MAX_FIELD // 1024} KiB).") from None
+        raise UsageError(
+            f"{manifest.name} line {line} is not valid CSV ({exc}); fix the file (fields hold at most "
+            f"{MAX_FIELD // 1024} KiB)."
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"Cannot read manifest {manifest} ({exc}); check the file and its permissions.") from None
     return rows
@@ -176,8 +176,9 @@ def _check_fields(where: str, row: dict) -> None:
             if isinstance(text, str) and "\x00" in text:
                 raise UsageError(f"{where} holds a NUL byte; remove it (the manifest must be plain text).")
             if isinstance(text, str) and len(text) > MAX_FIELD:
-                raise UsageError(f"{where} has a field of {len(text):,} characters (at most {MAX_FIELD // 1024} KiB); "
-                                 "fix the file.")
+                raise UsageError(
+                    f"{where} has a field of {len(text):,} characters (at most {MAX_FIELD // 1024} KiB); fix the file."
+                )
 
 
 def _refuse_duplicates(manifest: Path, seen: dict[str, list[tuple[str, str]]]) -> None:
@@ -191,8 +192,9 @@ def _refuse_duplicates(manifest: Path, seen: dict[str, list[tuple[str, str]]]) -
         for rel, rows in sorted(dupes.items())[:3]
     )
     more = f" and {len(dupes) - 3} more" if len(dupes) > 3 else ""
-    raise UsageError(f"{manifest.name} lists {len(dupes)} image(s) more than once: {shown}{more}; "
-                     "list each image once.")
+    raise UsageError(
+        f"{manifest.name} lists {len(dupes)} image(s) more than once: {shown}{more}; list each image once."
+    )
 
 
 def _from_manifest(manifest: Path) -> Dataset:
@@ -226,8 +228,10 @@ def _from_manifest(manifest: Path) -> Dataset:
         samples.append(Sample(relpath, path.absolute(), str(label).strip(), split))
     _refuse_duplicates(manifest, seen)
     if not samples and skipped:
-        raise UsageError(f"No usable entries in {manifest}: {len(skipped)} skipped, first {skipped[0][0]}: "
-                         f"{skipped[0][1]}; keep the images inside {root}.")
+        raise UsageError(
+            f"No usable entries in {manifest}: {len(skipped)} skipped, first {skipped[0][0]}: "
+            f"{skipped[0][1]}; keep the images inside {root}."
+        )
     samples.sort(key=lambda s: s.relpath)
     return Dataset(root=root, layout="manifest", samples=samples, missing=missing, skipped=sorted(skipped))
 

@@ -42,8 +42,14 @@ class DatasetSummary:
         return d
 
 
-def summarize(dataset: Dataset, kept: list[Sample], infos: list[ImageInfo], skipped: list[SkippedFile],
-              sample: dict | None = None, n_train: int | None = None) -> DatasetSummary:
+def summarize(
+    dataset: Dataset,
+    kept: list[Sample],
+    infos: list[ImageInfo],
+    skipped: list[SkippedFile],
+    sample: dict | None = None,
+    n_train: int | None = None,
+) -> DatasetSummary:
     """Counts are of the readable images decoded (the sample, when there is one); `n_train` overrides
     the training-set size (a sampled run counts every listed training file)."""
     per_class = Counter(s.label for s in kept if s.label is not None)
@@ -54,8 +60,12 @@ def summarize(dataset: Dataset, kept: list[Sample], infos: list[ImageInfo], skip
     heights = np.array([i.height for i in infos]) if infos else np.zeros(0)
     sizes = (
         {
-            "min_width": int(widths.min()), "median_width": float(np.median(widths)), "max_width": int(widths.max()),
-            "min_height": int(heights.min()), "median_height": float(np.median(heights)), "max_height": int(heights.max()),
+            "min_width": int(widths.min()),
+            "median_width": float(np.median(widths)),
+            "max_width": int(widths.max()),
+            "min_height": int(heights.min()),
+            "median_height": float(np.median(heights)),
+            "max_height": int(heights.max()),
         }
         if infos
         else {}
@@ -66,8 +76,9 @@ def summarize(dataset: Dataset, kept: list[Sample], infos: list[ImageInfo], skip
         layout=dataset.layout,
         n_images=len(kept),
         n_classes=len(per_class),
-        n_train=n_train if n_train is not None else (sum(1 for s in kept if s.split == "train") if has_train
-                                                     else len(kept)),
+        n_train=n_train
+        if n_train is not None
+        else (sum(1 for s in kept if s.split == "train") if has_train else len(kept)),
         skipped=skipped,
         per_class=dict(sorted(per_class.items())),
         per_split={k: dict(sorted(v.items())) for k, v in sorted(per_split.items())},

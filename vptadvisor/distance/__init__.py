@@ -11,4 +11,7 @@ from vptadvisor.distance.kid import kernel_inception_distance
 __all__ = [
     "frechet_distance",
     "frechet_distance_between_features",
-    "frechet_distance_to_features", "gaussian_stats", "kernel_inception_distance"]
+    "frechet_distance_to_features",
+    "gaussian_stats",
+    "kernel_inception_distance",
+]

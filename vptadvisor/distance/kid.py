@@ -60,6 +60,8 @@ def kernel_inception_distance(
         for s in range(n_subsets):
             xs, ys = x[ix[s] > 0], y[iy[s] > 0]
             kxx, kyy = _kernel(xs, xs), _kernel(ys, ys)
-            values[s] = ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / pair - 2.0 * _kernel(xs, ys).mean()
+            values[s] = ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / pair - 2.0 * _kernel(
+                xs, ys
+            ).mean()
     std = float(values.std(ddof=1)) if n_subsets > 1 else 0.0
     return float(values.mean()), std, m

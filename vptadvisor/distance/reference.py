@@ -73,7 +73,9 @@ def find_reference(name_or_path: str) -> Path:
     candidate = Path(name_or_path).expanduser()
     if candidate.suffix == ".safetensors" or "/" in name_or_path or "\\" in name_or_path:
         if not candidate.is_file():
-            raise UsageError(f"Reference file {candidate} does not exist: pass a reference name or an existing .safetensors file.")
+            raise UsageError(
+                f"Reference file {candidate} does not exist: pass a reference name or an existing .safetensors file."
+            )
         return candidate
     for directory in (shipped_reference_dir(), user_reference_dir()):
         path = directory / f"{name_or_path}.safetensors"
@@ -105,7 +107,9 @@ def load_reference(name_or_path: str = DEFAULT_REFERENCE) -> Reference:
             meta = json.loads((fh.metadata() or {})["vptadvisor_reference"])
         arrays = load_file(str(path))
     except (OSError, KeyError, ValueError, SafetensorError):
-        raise UsageError(f"{path} is not a vptadvisor reference file; rebuild it with `vptadvisor reference build`.") from None
+        raise UsageError(
+            f"{path} is not a vptadvisor reference file; rebuild it with `vptadvisor reference build`."
+        ) from None
     if meta.get("format") != FORMAT:
         raise UsageError(f"{path} has reference format {meta.get('format')!r}, not {FORMAT}; rebuild it.")
     features = arrays.get("features")
@@ -119,8 +123,12 @@ def load_reference(name_or_path: str = DEFAULT_REFERENCE) -> Reference:
 def check_contents(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Refuse a reference whose arrays cannot give a Fréchet distance: wrong shapes, non-finite values,
     fewer than MIN_ROWS feature rows (exit 2, naming the array)."""
-    shapes = {"features": (None, FEATURE_DIM), "kid_features": (None, FEATURE_DIM), "mu": (FEATURE_DIM,),
-              "sigma": (FEATURE_DIM, FEATURE_DIM)}
+    shapes = {
+        "features": (None, FEATURE_DIM),
+        "kid_features": (None, FEATURE_DIM),
+        "mu": (FEATURE_DIM,),
+        "sigma": (FEATURE_DIM, FEATURE_DIM),
+    }
     rebuild = "rebuild it with `vptadvisor reference build`"
     for key, want in shapes.items():
         a = arrays.get(key)
@@ -128,15 +136,19 @@ def check_contents(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> Non
             continue
         if a.ndim != len(want) or any(w is not None and s != w for s, w in zip(a.shape, want)):
             dims = "x".join("N" if w is None else str(w) for w in want)
-            raise UsageError(f"Reference {path}: '{key}' has shape {tuple(a.shape)}, not {dims} (Inception pool3 "
-                             f"features); {rebuild}.")
+            raise UsageError(
+                f"Reference {path}: '{key}' has shape {tuple(a.shape)}, not {dims} (Inception pool3 "
+                f"features); {rebuild}."
+            )
         if not np.issubdtype(a.dtype, np.floating):
             raise UsageError(f"Reference {path}: '{key}' holds {a.dtype} values, not floats; {rebuild}.")
         if not np.isfinite(a).all():
             raise UsageError(f"Reference {path}: '{key}' holds non-finite values (NaN or infinity); {rebuild}.")
         if want[0] is None and a.shape[0] < MIN_ROWS:
-            raise UsageError(f"Reference {path}: '{key}' has {a.shape[0]} row(s); a covariance needs at least "
-                             f"{MIN_ROWS}; {rebuild} from more images.")
+            raise UsageError(
+                f"Reference {path}: '{key}' has {a.shape[0]} row(s); a covariance needs at least "
+                f"{MIN_ROWS}; {rebuild} from more images."
+            )
     n = meta.get("n_images")
     if isinstance(n, bool) or not isinstance(n, int) or n < MIN_ROWS:
         raise UsageError(f"Reference {path}: its metadata says n_images={n!r}; {rebuild}.")
@@ -145,7 +157,11 @@ def check_contents(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> Non
 def check_compatible(reference: Reference, identity: dict) -> None:
     """Refuse a reference whose features were made differently from the dataset's."""
     theirs = reference.meta.get("extractor", {})
-    for key, label in (("network", "network"), ("preprocessing", "preprocessing (--resize)"), ("feature_version", "feature version")):
+    for key, label in (
+        ("network", "network"),
+        ("preprocessing", "preprocessing (--resize)"),
+        ("feature_version", "feature version"),
+    ):
         if theirs.get(key) != identity.get(key):
             raise UsageError(
                 f"Reference {reference.name!r} was made with {label} {theirs.get(key)!r} but this run uses "
@@ -170,8 +186,11 @@ def save_reference(path: Path, name: str, features: np.ndarray, identity: dict, 
         "name": name,
         "n_images": int(features.shape[0]),
         "source": source,
-        "extractor": {k: identity[k] for k in ("network", "weights_sha256", "preprocessing", "feature_version",
-                                               "engine", "precision") if k in identity},
+        "extractor": {
+            k: identity[k]
+            for k in ("network", "weights_sha256", "preprocessing", "feature_version", "engine", "precision")
+            if k in identity
+        },
     }
     if features.shape[0] <= MAX_STORED_FEATURES:
         arrays = {"features": features}

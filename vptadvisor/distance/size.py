@@ -91,9 +91,15 @@ def fit_fid_at_standard(features: np.ndarray, reference, fid: float, shape_at, s
     return float(value)
 
 
-def size_matched_fid(features: np.ndarray, reference, fid: float, seed: int = 0,
-                     n_standard: int = N_STANDARD, repeats: int = SUBSET_REPEATS,
-                     curve: SizeCurve | None = None) -> MatchedFID:
+def size_matched_fid(
+    features: np.ndarray,
+    reference,
+    fid: float,
+    seed: int = 0,
+    n_standard: int = N_STANDARD,
+    repeats: int = SUBSET_REPEATS,
+    curve: SizeCurve | None = None,
+) -> MatchedFID:
     """`fid` is the FID of all `features` against `reference` (already computed)."""
     n = int(features.shape[0])
     if n == n_standard:
@@ -101,8 +107,9 @@ def size_matched_fid(features: np.ndarray, reference, fid: float, seed: int = 0,
     if n > n_standard:
         rng = np.random.default_rng(seed)
         values = [reference.fid(features[np.sort(rng.choice(n, n_standard, replace=False))]) for _ in range(repeats)]
-        return MatchedFID(float(np.mean(values)), float(np.std(values, ddof=1)) if repeats > 1 else 0.0,
-                          n, n_standard, "subset mean")
+        return MatchedFID(
+            float(np.mean(values)), float(np.std(values, ddof=1)) if repeats > 1 else 0.0, n, n_standard, "subset mean"
+        )
     curve = curve or size_curve()
     extrapolated = curve.g(max(2, int(round(n * min(FRACTIONS)))))[1]
     value = fit_fid_at_standard(features, reference, fid, lambda m: curve.g(m)[0], seed)

@@ -72,18 +72,23 @@ class FeatureCache:
         for attempt in range(2):
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(str(self.path), timeout=_BUSY_MS / 1000, isolation_level=None,
-                                     check_same_thread=False)
+                db = sqlite3.connect(
+                    str(self.path), timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False
+                )
                 db.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
-                db.execute("CREATE TABLE IF NOT EXISTS entries (path BLOB PRIMARY KEY, size INTEGER, "
-                           "mtime_ns INTEGER, bad TEXT, info TEXT, features BLOB, checksum BLOB)")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS entries (path BLOB PRIMARY KEY, size INTEGER, "
+                    "mtime_ns INTEGER, bad TEXT, info TEXT, features BLOB, checksum BLOB)"
+                )
                 row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
                 if row is None:
-                    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('dims', ?)",
-                               (str(SCHEMA_VERSION), json.dumps(self.dims)))
+                    db.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('dims', ?)",
+                        (str(SCHEMA_VERSION), json.dumps(self.dims)),
+                    )
                 elif row[0] != str(SCHEMA_VERSION):
                     raise sqlite3.DatabaseError("another cache schema")
                 self._db = db
@@ -123,10 +128,12 @@ class FeatureCache:
         rows: dict[bytes, tuple] = {}
         try:
             for start in range(0, len(keys), _CHUNK):
-                chunk = [k.path for k in keys[start:start + _CHUNK]]
+                chunk = [k.path for k in keys[start : start + _CHUNK]]
                 marks = ",".join("?" * len(chunk))
-                for row in db.execute(f"SELECT path, size, mtime_ns, bad, info, features, checksum FROM entries "
-                                      f"WHERE path IN ({marks})", chunk):
+                for row in db.execute(
+                    f"SELECT path, size, mtime_ns, bad, info, features, checksum FROM entries WHERE path IN ({marks})",
+                    chunk,
+                ):
                     rows[bytes(row[0])] = row
         except sqlite3.DatabaseError:
             self._disabled, self._db = True, None
@@ -161,12 +168,14 @@ class FeatureCache:
             return None
         feats, at = {}, 0
         for name, dim in self.dims.items():
-            feats[name] = flat[at:at + dim]
+            feats[name] = flat[at : at + dim]
             at += dim
         return CacheEntry(feats, image, None)
 
     # -- writes --------------------------------------------------------------------------------
-    def put_many(self, items: Iterable[tuple[FileKey, dict[str, np.ndarray] | None, ImageInfo | None, str | None]]) -> None:
+    def put_many(
+        self, items: Iterable[tuple[FileKey, dict[str, np.ndarray] | None, ImageInfo | None, str | None]]
+    ) -> None:
         """(key, features, info, bad_reason) rows in one transaction."""
         db = self._connect()
         if db is None:
@@ -178,8 +187,15 @@ class FeatureCache:
                 continue
             assert features is not None and info is not None
             blob = np.concatenate([np.asarray(features[n], dtype="<f4").ravel() for n in self.dims]).tobytes()
-            meta = json.dumps({"width": info.width, "height": info.height, "mode": info.mode,
-                               "format": info.format, "conversions": list(info.conversions)})
+            meta = json.dumps(
+                {
+                    "width": info.width,
+                    "height": info.height,
+                    "mode": info.mode,
+                    "format": info.format,
+                    "conversions": list(info.conversions),
+                }
+            )
             rows.append((key.path, key.size, key.mtime_ns, None, meta, blob, _checksum(blob)))
         if not rows:
             return
@@ -193,8 +209,13 @@ class FeatureCache:
             except sqlite3.DatabaseError:
                 pass
 
-    def put(self, key: FileKey, features: dict[str, np.ndarray] | None, info: ImageInfo | None,
-            bad_reason: str | None = None) -> None:
+    def put(
+        self,
+        key: FileKey,
+        features: dict[str, np.ndarray] | None,
+        info: ImageInfo | None,
+        bad_reason: str | None = None,
+    ) -> None:
         self.put_many([(key, features, info, bad_reason)])
 
     def count(self) -> int:

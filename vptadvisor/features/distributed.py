@@ -99,16 +99,24 @@ def gather_extraction(extraction, shard: list[int], n_total: int):
         "kept": [shard[i] for i in extraction.kept],
         "infos": [asdict(info) for info in extraction.infos],
         "skipped": [[shard[i], k, r] for i, k, r in extraction.skipped],
-        "n_cached": extraction.n_cached, "n_computed": extraction.n_computed, "seconds": extraction.seconds,
+        "n_cached": extraction.n_cached,
+        "n_computed": extraction.n_computed,
+        "seconds": extraction.seconds,
     }
     parts = _all_gather_json(local)
-    features = {name: _all_gather_rows(np.ascontiguousarray(arr, dtype=np.float32))
-                for name, arr in extraction.features.items()}
+    features = {
+        name: _all_gather_rows(np.ascontiguousarray(arr, dtype=np.float32)) for name, arr in extraction.features.items()
+    }
     rows = [(idx, r, j) for r, part in enumerate(parts) for j, idx in enumerate(part["kept"])]
     rows.sort()
-    merged = {name: (np.stack([chunks[r][j] for _, r, j in rows]) if rows
-                     else np.zeros((0, extraction.features[name].shape[1]), np.float32))
-              for name, chunks in features.items()}
+    merged = {
+        name: (
+            np.stack([chunks[r][j] for _, r, j in rows])
+            if rows
+            else np.zeros((0, extraction.features[name].shape[1]), np.float32)
+        )
+        for name, chunks in features.items()
+    }
     infos = [parts[r]["infos"][j] for _, r, j in rows]
     return Extraction(
         features=merged,

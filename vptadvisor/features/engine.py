@@ -124,16 +124,25 @@ def choose_engine(engine: str = "auto", device: str = "auto", precision: str = "
         if dev == "mps" or engine == "onnxruntime":
             raise UsageError(f"--precision bf16 is not offered with {engine} on {dev}; use --precision exact.")
         if dev == "cpu" and not cpu_has_bf16():
-            raise UsageError("--precision bf16 needs a CPU with native bfloat16 (AVX512-BF16 or AMX) and this one "
-                             "has none; use --precision exact (the default).")
+            raise UsageError(
+                "--precision bf16 needs a CPU with native bfloat16 (AVX512-BF16 or AMX) and this one "
+                "has none; use --precision exact (the default)."
+            )
     return EngineChoice(engine, dev, precision)
 
 
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]  # Bx3x299x299 float32 in [-1, 1] -> name -> BxD
 
 
-def build_runner(choice: EngineChoice, state_dict_fn: Callable[[], dict], taps: Sequence, names: Sequence[str],
-                 cache_root: Path | None, weights_sha256: str, threads: int | None = None) -> Runner:
+def build_runner(
+    choice: EngineChoice,
+    state_dict_fn: Callable[[], dict],
+    taps: Sequence,
+    names: Sequence[str],
+    cache_root: Path | None,
+    weights_sha256: str,
+    threads: int | None = None,
+) -> Runner:
     """Load the network on the chosen engine. `names`: the outputs in order ("pool3", tap names)."""
     if choice.engine == "torch":
         return _torch_runner(choice, state_dict_fn, taps, names)
@@ -182,8 +191,10 @@ def _torch_runner(choice: EngineChoice, state_dict_fn, taps, names) -> Runner:
         tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # exact: no TF32
         try:
-            with torch.inference_mode(), torch.autocast(autocast_device, dtype=torch.bfloat16,
-                                                          enabled=choice.precision == "bf16"):
+            with (
+                torch.inference_mode(),
+                torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=choice.precision == "bf16"),
+            ):
                 out = model(x)
         finally:
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
@@ -204,8 +215,9 @@ def engine_versions() -> dict[str, str]:
     return out
 
 
-def _converted_model_dir(choice: EngineChoice, state_dict_fn, taps, names, cache_root: Path | None,
-                         weights_sha256: str) -> Path:
+def _converted_model_dir(
+    choice: EngineChoice, state_dict_fn, taps, names, cache_root: Path | None, weights_sha256: str
+) -> Path:
     """The converted model for this engine, weights and outputs: made once per machine, atomically."""
     import torch
 
@@ -255,13 +267,21 @@ def _convert(fmt: str, model, tmp: Path, names: Sequence[str]) -> None:
                 port.get_tensor().set_names({name})
             ov.save_model(converted, str(tmp / "model.xml"), compress_to_fp16=False)  # keep f32 weights
         else:
-            torch.onnx.export(model, (example,), str(tmp / "model.onnx"), input_names=["x"], output_names=list(names),
-                              dynamic_axes={"x": {0: "batch"}, **{n: {0: "batch"} for n in names}},
-                              opset_version=17, dynamo=False)
+            torch.onnx.export(
+                model,
+                (example,),
+                str(tmp / "model.onnx"),
+                input_names=["x"],
+                output_names=list(names),
+                dynamic_axes={"x": {0: "batch"}, **{n: {0: "batch"} for n in names}},
+                opset_version=17,
+                dynamo=False,
+            )
 
 
-def _openvino_runner(choice: EngineChoice, model_dir: Path, names, cache_root: Path | None,
-                     threads: int | None) -> Runner:
+def _openvino_runner(
+    choice: EngineChoice, model_dir: Path, names, cache_root: Path | None, threads: int | None
+) -> Runner:
     import openvino as ov
 
     core = ov.Core()

@@ -145,8 +145,14 @@ class InceptionExtractor:
 
     def runner(self) -> Runner:
         if self._runner is None:
-            self._runner = build_runner(self.choice, self.source.load_state_dict, self.taps, list(self.dims),
-                                        self.engine_dir, self.source.sha256)
+            self._runner = build_runner(
+                self.choice,
+                self.source.load_state_dict,
+                self.taps,
+                list(self.dims),
+                self.engine_dir,
+                self.source.sha256,
+            )
         return self._runner
 
     def extract(self, paths: Sequence[Path], progress: Progress | None = None) -> Extraction:
@@ -179,8 +185,10 @@ class InceptionExtractor:
         if todo:
             self._compute(paths, todo, keys, feats, infos, bad, progress, done, n)
         kept = [i for i in range(n) if i in feats]
-        stacked = {name: np.stack([feats[i][name] for i in kept]).astype(np.float32) if kept else np.zeros((0, d), np.float32)
-                   for name, d in self.dims.items()}
+        stacked = {
+            name: np.stack([feats[i][name] for i in kept]).astype(np.float32) if kept else np.zeros((0, d), np.float32)
+            for name, d in self.dims.items()
+        }
         return Extraction(
             features=stacked,
             kept=kept,
@@ -234,17 +242,36 @@ class InceptionExtractor:
 
 
 def make_extractor(
-    *, inception_weights=None, resize: str = "pytorch-fid", device: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE,
-    workers: int | None = None, cache: bool = True, cache_dir: str | os.PathLike | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS, taps: Sequence[Tap] = DEFAULT_TAPS, engine: str = "auto",
-    precision: str = "exact", offline: bool | None = None,
+    *,
+    inception_weights=None,
+    resize: str = "pytorch-fid",
+    device: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    taps: Sequence[Tap] = DEFAULT_TAPS,
+    engine: str = "auto",
+    precision: str = "exact",
+    offline: bool | None = None,
 ) -> InceptionExtractor:
     """The extractor for a run's settings (the API's keyword arguments), with the cache resolved.
     Converted engine models live in the cache directory even with `cache=False` (they are not features)."""
     from vptadvisor.paths import cache_dir as default_cache_dir
 
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    return InceptionExtractor(weights=inception_weights, preprocessing=resize, taps=taps, device=device,
-                              batch_size=batch_size, workers=workers, cache_root=root if cache else None,
-                              max_pixels=max_pixels, engine=engine, precision=precision, offline=offline,
-                              engine_dir=root)
+    return InceptionExtractor(
+        weights=inception_weights,
+        preprocessing=resize,
+        taps=taps,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        cache_root=root if cache else None,
+        max_pixels=max_pixels,
+        engine=engine,
+        precision=precision,
+        offline=offline,
+        engine_dir=root,
+    )

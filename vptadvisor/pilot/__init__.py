@@ -16,6 +16,19 @@ from vptadvisor.pilot.stats import Prior, load_prior, prior_from_verdict
 from vptadvisor.pilot.vpt import PromptedViT, prompt_init_bound
 
 __all__ = [
-    "ARMS", "DEFAULT_ARMS", "ArmResult", "Difference", "PilotInterrupted", "PilotResult", "Prior", "PromptedViT",
-    "Verdict", "load_pilot_model", "load_prior", "parse_budget", "prior_from_verdict", "prompt_init_bound", "run_pilot",
+    "ARMS",
+    "DEFAULT_ARMS",
+    "ArmResult",
+    "Difference",
+    "PilotInterrupted",
+    "PilotResult",
+    "Prior",
+    "PromptedViT",
+    "Verdict",
+    "load_pilot_model",
+    "load_prior",
+    "parse_budget",
+    "prior_from_verdict",
+    "prompt_init_bound",
+    "run_pilot",
 ]

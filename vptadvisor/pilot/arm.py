@@ -30,9 +30,19 @@ class PilotInterrupted(Exception):
 
 
 class ArmRunner:
-    def __init__(self, ctx: Context, state: ArmState, save_state: Callable[[], None], *, steps: int | None,
-                 budgeted: bool, base_lrs: list[float] | None, n_evals: int = 4, session: int = 0,
-                 progress: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        ctx: Context,
+        state: ArmState,
+        save_state: Callable[[], None],
+        *,
+        steps: int | None,
+        budgeted: bool,
+        base_lrs: list[float] | None,
+        n_evals: int = 4,
+        session: int = 0,
+        progress: Callable[[str], None] | None = None,
+    ):
         self.ctx, self.st, self.save_state = ctx, state, save_state
         self.arm = state.name
         self.engine = ArmEngine(ctx, self.arm)
@@ -102,8 +112,9 @@ class ArmRunner:
             del live
         plan = plan_arm(self.arm, total or 1, n_evals, self.base_lrs)
         st.plan = Plan(**plan.to_dict())
-        st.candidates = [Candidate(index=k, base_lr=lr, lr=peak_lr(lr, ctx.global_batch))
-                         for k, lr in enumerate(plan.base_lrs)]
+        st.candidates = [
+            Candidate(index=k, base_lr=lr, lr=peak_lr(lr, ctx.global_batch)) for k, lr in enumerate(plan.base_lrs)
+        ]
         st.queue = list(range(len(plan.base_lrs)))
         st.phase = "search" if plan.rungs else "final"
         st.winner = None if plan.rungs else 0
@@ -225,8 +236,12 @@ class ArmRunner:
         if st.best is None or acc > st.best.accuracy:
             if st.best and st.best.file:
                 self._obsolete.append(st.best.file)
-            st.best = Best(accuracy=acc, step=cand.steps, preds=[int(p) for p in preds],
-                           probs=[[float(v) for v in row] for row in probs])
+            st.best = Best(
+                accuracy=acc,
+                step=cand.steps,
+                preds=[int(p) for p in preds],
+                probs=[[float(v) for v in row] for row in probs],
+            )
             if not self.engine.spec.trains_backbone:
                 name = f"{self.arm}-best-s{cand.steps}.pt"
                 if self.ctx.dist.main:

@@ -56,7 +56,8 @@ class ArmSpec:
 
 
 SPECS = {
-    s.name: s for s in (
+    s.name: s
+    for s in (
         ArmSpec("vpt-deep", "vpt", prompts="deep", paper="VPT (Jia et al., ECCV 2022): deep prompts + head"),
         ArmSpec("vpt-shallow", "vpt", prompts="shallow", paper="VPT (Jia et al., ECCV 2022): input prompts + head"),
         ArmSpec("vapt", "vpt", prompts="adaptive", paper="VAPT (Le et al.): prompts as functions of the input"),

@@ -22,7 +22,6 @@ SEARCH_WASTE = 0.35  # largest share of an arm's steps spent on candidates that 
 MIN_RUNG_STEPS = 4
 
 
-
 def parse_budget(text: str) -> float:
     """'90s', '30m', '2h', '1h30m' -> seconds. Anything else is a UsageError."""
     s = str(text).strip().lower()
@@ -73,7 +72,13 @@ def plan_arm(arm: str, total_steps: int, n_evals: int = 4, base_lrs: list[float]
         k = len(base_lrs)
         lrs = list(base_lrs)
     else:
-        k = 4 if total_steps * SEARCH_WASTE / 4 >= MIN_RUNG_STEPS else 2 if total_steps * SEARCH_WASTE >= MIN_RUNG_STEPS else 1
+        k = (
+            4
+            if total_steps * SEARCH_WASTE / 4 >= MIN_RUNG_STEPS
+            else 2
+            if total_steps * SEARCH_WASTE >= MIN_RUNG_STEPS
+            else 1
+        )
         lrs = list(LR_CANDIDATES[fam][k])
     if k == 1:
         rungs: list[int] = []
@@ -108,4 +113,4 @@ def lr_at(base_lr: float, global_batch: int, step: int, warmup: int, progress: f
 def shares(available: float, arms: list[str]) -> dict[str, float]:
     """Equal wall-clock shares: every arm gets the same seconds."""
     per = max(0.0, available) / max(1, len(arms))
-    return {a: per for a in arms}
+    return dict.fromkeys(arms, per)

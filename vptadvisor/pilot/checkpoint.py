@@ -53,15 +53,19 @@ class RunDir:
     def load_tensors(self, name: str) -> dict[str, Any]:
         path = self.ckpt / name
         if Path(name).name != name or name in ("", ".", ".."):
-            raise UsageError(f"state.json names the checkpoint file {name!r}, which is not a file in {self.ckpt}: "
-                             "the run directory was edited; start a new run.")
+            raise UsageError(
+                f"state.json names the checkpoint file {name!r}, which is not a file in {self.ckpt}: "
+                "the run directory was edited; start a new run."
+            )
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise UsageError(f"Checkpoint file {path} is missing: the run cannot resume.") from None
-        except Exception:  # noqa: BLE001 - pickle payloads, truncation, garbage: never executed, never detailed
-            raise UsageError(f"Checkpoint file {path} is not a tensor checkpoint this pilot wrote (it may hold "
-                             "code, or be damaged), so it was not loaded: start a new run.") from None
+        except Exception:
+            raise UsageError(
+                f"Checkpoint file {path} is not a tensor checkpoint this pilot wrote (it may hold "
+                "code, or be damaged), so it was not loaded: start a new run."
+            ) from None
         if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
             raise UsageError(f"Checkpoint file {path} does not hold a model state: start a new run.")
         return data

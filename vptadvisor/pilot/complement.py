@@ -64,23 +64,38 @@ def complementarity(arms: dict[str, ArmState], val_y: np.ndarray, seed: int) -> 
         "disagreement": disagreement,
         "error_overlap": overlap,
         "ensemble": {
-            "members": list(members), "val_accuracy": acc, "ci": list(wilson_interval(correct, n_val)),
-            "best_arm": best_arm, "best_arm_accuracy": float(np.mean(~wrong[best_arm])),
+            "members": list(members),
+            "val_accuracy": acc,
+            "ci": list(wilson_interval(correct, n_val)),
+            "best_arm": best_arm,
+            "best_arm_accuracy": float(np.mean(~wrong[best_arm])),
             "vs_best_arm": {"margin": d["margin"], "interval": d["interval"], "mcnemar_p": d["mcnemar_p"]},
-            "ensembles_tried": len(tried), "beats_best_arm": bool(beats),
+            "ensembles_tried": len(tried),
+            "beats_best_arm": bool(beats),
         },
-        "advice": (f"ensemble {' + '.join(members)} (averaged probabilities) beats the best arm {best_arm} beyond "
-                   f"noise: {d['margin']:+.3f} [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}]") if beats else
-                  (f"no ensemble beats the best arm {best_arm} beyond noise (best: {' + '.join(members)}, "
-                   f"{d['margin']:+.3f} [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}], McNemar p = "
-                   f"{d['mcnemar_p']:.3g}, {len(tried)} ensembles tried)"),
+        "advice": (
+            f"ensemble {' + '.join(members)} (averaged probabilities) beats the best arm {best_arm} beyond "
+            f"noise: {d['margin']:+.3f} [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}]"
+        )
+        if beats
+        else (
+            f"no ensemble beats the best arm {best_arm} beyond noise (best: {' + '.join(members)}, "
+            f"{d['margin']:+.3f} [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}], McNemar p = "
+            f"{d['mcnemar_p']:.3g}, {len(tried)} ensembles tried)"
+        ),
         "wise_ft": None,
     }
 
 
 @torch.no_grad()
-def wise_ft(ctx: Any, ft_model_state: dict[str, torch.Tensor], linear_head: dict[str, torch.Tensor] | None,
-            val_y: np.ndarray, known: dict[float, float], time_left: Any = None) -> list[dict[str, Any]]:
+def wise_ft(
+    ctx: Any,
+    ft_model_state: dict[str, torch.Tensor],
+    linear_head: dict[str, torch.Tensor] | None,
+    val_y: np.ndarray,
+    known: dict[float, float],
+    time_left: Any = None,
+) -> list[dict[str, Any]]:
     """Accuracy (with Wilson interval) of the WiSE-FT interpolation at each alpha (module docstring).
     `known` holds accuracies already measured (alpha 1: ft's final evaluation; alpha 0: the linear
     arm's best evaluation when its head is used); `time_left()` (seconds, or None) lets a budgeted
@@ -90,8 +105,8 @@ def wise_ft(ctx: Any, ft_model_state: dict[str, torch.Tensor], linear_head: dict
 
     assert ctx.pristine is not None
     theta0 = ctx.pristine
-    theta1 = {k[len("backbone."):]: v for k, v in ft_model_state.items() if k.startswith("backbone.")}
-    head1 = {k[len("head."):]: v for k, v in ft_model_state.items() if k.startswith("head.")}
+    theta1 = {k[len("backbone.") :]: v for k, v in ft_model_state.items() if k.startswith("backbone.")}
+    head1 = {k[len("head.") :]: v for k, v in ft_model_state.items() if k.startswith("head.")}
     head0 = linear_head or head1
     model = PromptedViT(ctx.backbone, ctx.num_classes, seed=ctx.seed).to(ctx.device)
     model.readout_scale.fill_(ctx.readout_scale)
@@ -104,8 +119,10 @@ def wise_ft(ctx: Any, ft_model_state: dict[str, torch.Tensor], linear_head: dict
             acc[a] = None
             continue
         t = time.perf_counter()
-        mixed = {k: ((1 - a) * theta0[k].float() + a * theta1[k].float()).to(theta0[k].dtype) if k in theta1
-                 else theta0[k] for k in theta0}
+        mixed = {
+            k: ((1 - a) * theta0[k].float() + a * theta1[k].float()).to(theta0[k].dtype) if k in theta1 else theta0[k]
+            for k in theta0
+        }
         ctx.backbone.load_state_dict(mixed)
         model.head.load_state_dict({k: (1 - a) * head0[k] + a * head1[k] for k in head1})
         preds, _ = predict_model(ctx, model, _no_autocast)
@@ -113,10 +130,15 @@ def wise_ft(ctx: Any, ft_model_state: dict[str, torch.Tensor], linear_head: dict
         t_eval = max(t_eval, time.perf_counter() - t)
     ctx.backbone.load_state_dict(theta0)
     ctx.backbone_dirty = False
-    return [{"alpha": a, "val_accuracy": acc.get(a),
-             "ci": None if acc.get(a) is None else list(wilson_interval(round(acc[a] * n), n)),
-             "measured": "reused" if a in known else ("skipped: no time left" if acc.get(a) is None else "evaluated")}
-            for a in WISE_ALPHAS]
+    return [
+        {
+            "alpha": a,
+            "val_accuracy": acc.get(a),
+            "ci": None if acc.get(a) is None else list(wilson_interval(round(acc[a] * n), n)),
+            "measured": "reused" if a in known else ("skipped: no time left" if acc.get(a) is None else "evaluated"),
+        }
+        for a in WISE_ALPHAS
+    ]
 
 
 class _no_autocast:
@@ -138,8 +160,12 @@ def ranking(arms: dict[str, Any], val_y: np.ndarray, preds: dict[str, list[int]]
     top_ok = np.asarray(preds[top]) == val_y
     rows = []
     for n, a in ok.items():
-        row = {"arm": n, "val_accuracy": a.val_accuracy, "bytes_per_task": a.bytes_per_task,
-               "accuracy_per_mb": a.val_accuracy / max(1e-9, a.bytes_per_task / 2**20)}
+        row = {
+            "arm": n,
+            "val_accuracy": a.val_accuracy,
+            "bytes_per_task": a.bytes_per_task,
+            "accuracy_per_mb": a.val_accuracy / max(1e-9, a.bytes_per_task / 2**20),
+        }
         if n != top:
             d = paired_difference(top_ok, np.asarray(preds[n]) == val_y, seed=seed)
             row["vs_most_accurate"] = {"margin": d["margin"], "interval": d["interval"], "mcnemar_p": d["mcnemar_p"]}
@@ -150,6 +176,10 @@ def ranking(arms: dict[str, Any], val_y: np.ndarray, preds: dict[str, list[int]]
     rows.sort(key=lambda r: -r["accuracy_per_mb"])
     fine = [r for r in rows if not r["clearly_worse"]]
     best = min(fine, key=lambda r: (r["bytes_per_task"], -r["val_accuracy"]))
-    return {"most_accurate": top, "best_per_byte": best["arm"], "arms": rows,
-            "rule": "smallest bytes_per_task among the arms not clearly worse than the most accurate "
-                    "(paired bootstrap 95 % interval above 0 and McNemar p < 0.05 = clearly worse)"}
+    return {
+        "most_accurate": top,
+        "best_per_byte": best["arm"],
+        "arms": rows,
+        "rule": "smallest bytes_per_task among the arms not clearly worse than the most accurate "
+        "(paired bootstrap 95 % interval above 0 and McNemar p < 0.05 = clearly worse)",
+    }

@@ -46,17 +46,28 @@ class Split:
 
     def to_dict(self) -> dict:
         return {
-            "source": self.source, "val_fraction": self.val_fraction, "seed": self.seed,
-            "classes": self.classes, "train": [list(t) for t in self.train], "val": [list(t) for t in self.val],
-            "skipped": self.skipped, "subsampled_from": self.subsampled_from,
+            "source": self.source,
+            "val_fraction": self.val_fraction,
+            "seed": self.seed,
+            "classes": self.classes,
+            "train": [list(t) for t in self.train],
+            "val": [list(t) for t in self.val],
+            "skipped": self.skipped,
+            "subsampled_from": self.subsampled_from,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> Split:
-        return cls(classes=list(d["classes"]), train=[(str(a), int(b)) for a, b in d["train"]],
-                   val=[(str(a), int(b)) for a, b in d["val"]], source=d["source"],
-                   val_fraction=float(d["val_fraction"]), seed=int(d["seed"]), skipped=list(d["skipped"]),
-                   subsampled_from=d.get("subsampled_from"))
+        return cls(
+            classes=list(d["classes"]),
+            train=[(str(a), int(b)) for a, b in d["train"]],
+            val=[(str(a), int(b)) for a, b in d["val"]],
+            source=d["source"],
+            val_fraction=float(d["val_fraction"]),
+            seed=int(d["seed"]),
+            skipped=list(d["skipped"]),
+            subsampled_from=d.get("subsampled_from"),
+        )
 
 
 def _stratified(items: list[tuple[str, int]], n_keep: int, rng: np.random.Generator) -> tuple[list, list]:
@@ -74,12 +85,19 @@ def _stratified(items: list[tuple[str, int]], n_keep: int, rng: np.random.Genera
         members = sorted(by_class[c])
         order = rng.permutation(len(members))
         kept += [members[i] for i in order[: take[c]]]
-        rest += [members[i] for i in order[take[c]:]]
+        rest += [members[i] for i in order[take[c] :]]
     return sorted(kept), sorted(rest)
 
 
-def make_split(dataset_path: str | os.PathLike, *, val_fraction: float = 0.2, seed: int = 0,
-               layout: str = "auto", max_train: int = 10000, max_val: int = 2000) -> Split:
+def make_split(
+    dataset_path: str | os.PathLike,
+    *,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    layout: str = "auto",
+    max_train: int = 10000,
+    max_val: int = 2000,
+) -> Split:
     """Use the dataset's own val split if it has one, else a seeded stratified split of its
     training images (at least one val image per class). Big datasets are stratified-subsampled
     to max_train / max_val images: a time-budgeted pilot sees only so many."""
@@ -114,8 +132,15 @@ def make_split(dataset_path: str | os.PathLike, *, val_fraction: float = 0.2, se
             train, _ = _stratified(train, max_train, rng)
         if len(val) > max_val:
             val, _ = _stratified(val, max_val, rng)
-    return Split(classes=classes, train=train, val=val, source=source, val_fraction=val_fraction,
-                 seed=seed, subsampled_from=subsampled)
+    return Split(
+        classes=classes,
+        train=train,
+        val=val,
+        source=source,
+        val_fraction=val_fraction,
+        seed=seed,
+        subsampled_from=subsampled,
+    )
 
 
 def cache_size_for(img_size: int) -> int:
@@ -154,8 +179,17 @@ def decode_images(root: Path, relpaths: list[str], size: int, workers: int = 2) 
 class ImageBank:
     """Decoded train and val images plus labels, with batch makers for training and evaluation."""
 
-    def __init__(self, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
-                 img_size: int, mean: tuple[float, ...], std: tuple[float, ...], seed: int):
+    def __init__(
+        self,
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        val_x: torch.Tensor,
+        val_y: torch.Tensor,
+        img_size: int,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        seed: int,
+    ):
         self.train_x, self.train_y = train_x, train_y
         self.val_x, self.val_y = val_x, val_y
         self.img_size = int(img_size)
@@ -182,15 +216,17 @@ class ImageBank:
         perm = torch.randperm(self.n_train, generator=gen)
         if global_batch > self.n_train:
             perm = perm.repeat(math.ceil(global_batch / self.n_train))
-        return perm[pos * global_batch:(pos + 1) * global_batch]
+        return perm[pos * global_batch : (pos + 1) * global_batch]
 
-    def train_batch(self, step: int, global_batch: int, offset: int, local_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_batch(
+        self, step: int, global_batch: int, offset: int, local_batch: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """This process's rows [offset, offset+local_batch) of global batch `step`, augmented."""
         idx = self.train_indices(step, global_batch)
         gen = torch.Generator().manual_seed(self.seed * 7919 + int(step) + 1)
         params = torch.rand(global_batch, 5, generator=gen, dtype=torch.float64)
         rows = range(offset, offset + local_batch)
-        src = self.train_x[idx[offset:offset + local_batch]].permute(0, 3, 1, 2)
+        src = self.train_x[idx[offset : offset + local_batch]].permute(0, 3, 1, 2)
         out = torch.empty((local_batch, 3, self.img_size, self.img_size), dtype=torch.float32)
         size = src.shape[-1]
         for j, r in enumerate(rows):
@@ -202,15 +238,16 @@ class ImageBank:
             h = min(size, max(1, int(round(math.sqrt(area / ratio)))))
             x0 = int(u_x * (size - w + 1)) if size > w else 0
             y0 = int(u_y * (size - h + 1)) if size > h else 0
-            crop = src[j:j + 1, :, y0:y0 + h, x0:x0 + w].float()
-            crop = F.interpolate(crop, size=(self.img_size, self.img_size), mode="bilinear",
-                                 align_corners=False, antialias=True)
+            crop = src[j : j + 1, :, y0 : y0 + h, x0 : x0 + w].float()
+            crop = F.interpolate(
+                crop, size=(self.img_size, self.img_size), mode="bilinear", align_corners=False, antialias=True
+            )
             out[j] = crop[0].flip(-1) if u_flip < 0.5 else crop[0]
         out = out.clamp_(0, 255)
-        return self._normalise(out), self.train_y[idx[offset:offset + local_batch]]
+        return self._normalise(out), self.train_y[idx[offset : offset + local_batch]]
 
     def val_batch(self, indices: torch.Tensor) -> torch.Tensor:
         size = self.val_x.shape[1]
         top = (size - self.img_size) // 2
-        x = self.val_x[indices, top:top + self.img_size, top:top + self.img_size].permute(0, 3, 1, 2)
+        x = self.val_x[indices, top : top + self.img_size, top : top + self.img_size].permute(0, 3, 1, 2)
         return self._normalise(x)

@@ -81,7 +81,7 @@ class Dist:
         out = torch.empty((n_total,) + tuple(local.shape[1:]), dtype=local.dtype)
         for r in range(self.world):
             n_r = len(range(r, n_total, self.world))
-            out[r::self.world] = parts[r][:n_r]
+            out[r :: self.world] = parts[r][:n_r]
         return out
 
     def close(self) -> None:

@@ -91,17 +91,30 @@ def make_model(arm: str, backbone: nn.Module, num_classes: int, prompt_length: i
     """The arm's model around `backbone` (peft arms wrap a copy of it): see arms.py."""
     s = spec(arm)
     if s.prompts == "adaptive":
-        return VAPTViT(backbone, num_classes, length=prompt_length, kernel=DEFAULT_VAPT["kernel"],
-                       rank=DEFAULT_VAPT["rank"], seed=seed)
+        return VAPTViT(
+            backbone,
+            num_classes,
+            length=prompt_length,
+            kernel=DEFAULT_VAPT["kernel"],
+            rank=DEFAULT_VAPT["rank"],
+            seed=seed,
+        )
     trainable = None
     if s.backbone in ("lora", "adapter"):
         backbone = adapters.inject(backbone, s.backbone, LORA_RANK if s.backbone == "lora" else ADAPTER_RANK)
         trainable = adapters.is_adapter_param
     elif s.backbone == "bias":
         trainable = adapters.is_bias
-    return PromptedViT(backbone, num_classes, prompt_length=prompt_length, deep=s.prompts == "deep",
-                       prompt_dropout=DEEP_DROPOUT if s.prompts == "deep" else 0.0, train_backbone=s.trains_backbone,
-                       backbone_trainable=trainable, seed=seed)
+    return PromptedViT(
+        backbone,
+        num_classes,
+        prompt_length=prompt_length,
+        deep=s.prompts == "deep",
+        prompt_dropout=DEEP_DROPOUT if s.prompts == "deep" else 0.0,
+        train_backbone=s.trains_backbone,
+        backbone_trainable=trainable,
+        seed=seed,
+    )
 
 
 class ArmEngine:
@@ -110,7 +123,9 @@ class ArmEngine:
         self.arm = arm
         self.spec = spec(arm)
         self.fam = self.spec.family
-        self.prompt_length = int(ctx.prompt_length.get(arm, default_prompt_length(arm))) if self.spec.prompts != "none" else 0
+        self.prompt_length = (
+            int(ctx.prompt_length.get(arm, default_prompt_length(arm))) if self.spec.prompts != "none" else 0
+        )
         self.prompt_dropout = DEEP_DROPOUT if self.spec.prompts == "deep" else 0.0
         self.explode_limit = ctx.explode_factor * max(1.0, math.log(ctx.num_classes))
 
@@ -187,8 +202,10 @@ class ArmEngine:
         if s.prompts == "adaptive":
             n = int(math.prod(bb.patch_embed.grid_size))
             k, r = DEFAULT_VAPT["kernel"], DEFAULT_VAPT["rank"]
-            return (depth * vapt_params_per_block(length, n, d, k, r) + head,
-                    f"depth*(F^2 + L*N + r*D + r + D*r + D) + head, F={k} L={length} N={n} r={r} D={d}")
+            return (
+                depth * vapt_params_per_block(length, n, d, k, r) + head,
+                f"depth*(F^2 + L*N + r*D + r + D*r + D) + head, F={k} L={length} N={n} r={r} D={d}",
+            )
         backbone = sum(p.numel() for p in bb.parameters())
         prompts = (depth if s.prompts == "deep" else 1) * length * d if s.prompts != "none" else 0
         if s.backbone in ("lora", "adapter"):
@@ -197,7 +214,9 @@ class ArmEngine:
             which = "qkv, proj" if s.backbone == "lora" else "fc1, fc2"
             return n + head, f"sum over {which} of r*(d_in + d_out) + head, r={r}"
         if s.backbone == "bias":
-            return sum(p.numel() for n_, p in bb.named_parameters() if n_.endswith(".bias")) + head, "backbone biases + head"
+            return sum(
+                p.numel() for n_, p in bb.named_parameters() if n_.endswith(".bias")
+            ) + head, "backbone biases + head"
         if s.backbone == "full":
             return backbone + prompts + head, "backbone" + (" + depth*L*D prompts" if prompts else "") + " + head"
         if prompts:
@@ -232,8 +251,9 @@ class ArmEngine:
         live.opt.zero_grad(set_to_none=True)
         (live.scaler.scale(loss) if live.scaler is not None else loss).backward()
         flag = 1.0 if ctx.interrupted() else 0.0
-        stats = ctx.dist.sum_(torch.tensor([float(loss.detach()) * ctx.local_batch, float(ctx.local_batch), flag],
-                                           dtype=torch.float64))
+        stats = ctx.dist.sum_(
+            torch.tensor([float(loss.detach()) * ctx.local_batch, float(ctx.local_batch), flag], dtype=torch.float64)
+        )
         mean_loss = float(stats[0] / stats[1])
         interrupted = bool(stats[2] > 0)  # then the step is not applied: the checkpoint is the state before it
         reason = None
@@ -278,7 +298,6 @@ class ArmEngine:
         """Predicted class and class probabilities of every val image, gathered from all processes."""
         return predict_model(self.ctx, live.model, self._autocast)
 
-
     def accuracy(self, preds: np.ndarray) -> float:
         truth = self.ctx.bank.val_y.numpy()[: len(preds)]
         return float(np.mean(preds == truth)) if len(preds) else 0.0
@@ -301,12 +320,12 @@ def predict_model(ctx: Context, model: nn.Module, autocast: Callable) -> tuple[n
     out = torch.empty(len(mine), ctx.num_classes, dtype=torch.float32)
     bs = max(1, ctx.local_batch)
     for start in range(0, len(mine), bs):
-        idx = mine[start:start + bs]
+        idx = mine[start : start + bs]
         x = ctx.bank.val_batch(idx).to(ctx.device, non_blocking=True)
         if ctx.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():
             logits = model(x)
-        out[start:start + len(idx)] = torch.softmax(logits.float(), dim=1).cpu()
+        out[start : start + len(idx)] = torch.softmax(logits.float(), dim=1).cpu()
     probs = ctx.dist.gather_rows(out, n).numpy()
     return probs.argmax(axis=1), probs

@@ -64,16 +64,24 @@ def load_pilot_model(path: str | Path, weights: str | Path | None = None, ft_bac
     meta = read_meta(path)
     tensors = load_file(str(path))
     src = weights or meta.get("weights")
-    backbone, _ = create_backbone(meta["backbone"], None if src == "random" else src, img_size=meta["img_size"],
-                                  pretrained=src != "random", model_kwargs=meta.get("backbone_kwargs") or None)
+    backbone, _ = create_backbone(
+        meta["backbone"],
+        None if src == "random" else src,
+        img_size=meta["img_size"],
+        pretrained=src != "random",
+        model_kwargs=meta.get("backbone_kwargs") or None,
+    )
     arm = meta["arm"]
     if meta.get("after"):
         if ft_backbone is None:
-            raise UsageError(f"{path} prompt-tunes the fine-tuned backbone of {meta['after']}: "
-                             f"pass ft_backbone= its {meta['after']}.safetensors (written with --save-backbone).")
+            raise UsageError(
+                f"{path} prompt-tunes the fine-tuned backbone of {meta['after']}: "
+                f"pass ft_backbone= its {meta['after']}.safetensors (written with --save-backbone)."
+            )
         ft = load_file(str(ft_backbone))
-        backbone.load_state_dict({k[len("backbone."):]: v for k, v in ft.items() if k.startswith("backbone.")},
-                                 strict=False)
+        backbone.load_state_dict(
+            {k[len("backbone.") :]: v for k, v in ft.items() if k.startswith("backbone.")}, strict=False
+        )
     model = make_model(arm, backbone, len(meta["classes"]), int(meta.get("prompt_length") or 0), 0)
     tensors = {k: v for k, v in tensors.items() if k != "readout_scale"}
     missing = model.load_state_dict(tensors, strict=False)

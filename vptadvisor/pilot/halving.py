@@ -25,8 +25,9 @@ ROUND_FRACTIONS = (0.4, 0.7)
 ALPHA = 0.05
 
 
-def compare_round(arms: dict[str, ArmState], val_y: np.ndarray, round_no: int, elapsed: float,
-                  seed: int, budgeted: bool) -> HalvingRound:
+def compare_round(
+    arms: dict[str, ArmState], val_y: np.ndarray, round_no: int, elapsed: float, seed: int, budgeted: bool
+) -> HalvingRound:
     """Stop the arms clearly behind the leader (module docstring); give their time to the others."""
     scored = {n: a for n, a in arms.items() if a.best is not None and a.phase != "failed"}
     accs = {n: a.best.accuracy for n, a in scored.items() if a.best is not None}
@@ -43,9 +44,13 @@ def compare_round(arms: dict[str, ArmState], val_y: np.ndarray, round_no: int, e
         d = paired_difference(lead_ok, np.asarray(st.best.preds) == val_y, seed=seed)
         if d["interval"][0] > 0 and d["mcnemar_p"] < ALPHA:
             lo, hi = d["interval"]
-            st.stopped = Stop(round=round_no, elapsed_seconds=round(elapsed, 3), arm_seconds=round(st.used, 3),
-                              reason=f"behind {leader} by {d['margin']:.3f} [{lo:.3f}, {hi:.3f}] "
-                                     f"(McNemar p = {d['mcnemar_p']:.3g}) after {st.used:.0f}s")
+            st.stopped = Stop(
+                round=round_no,
+                elapsed_seconds=round(elapsed, 3),
+                arm_seconds=round(st.used, 3),
+                reason=f"behind {leader} by {d['margin']:.3f} [{lo:.3f}, {hi:.3f}] "
+                f"(McNemar p = {d['mcnemar_p']:.3g}) after {st.used:.0f}s",
+            )
             st.phase = "stopped"
             stopped.append(name)
     if budgeted and stopped:
@@ -55,5 +60,10 @@ def compare_round(arms: dict[str, ArmState], val_y: np.ndarray, round_no: int, e
         running = [a for a in arms.values() if not a.finished]
         for a in running:
             a.share = (a.share or 0.0) + spare / max(1, len(running))
-    return HalvingRound(round=round_no, elapsed_seconds=round(elapsed, 3), leader=leader,
-                        accuracies={n: round(v, 6) for n, v in accs.items()}, stopped=stopped)
+    return HalvingRound(
+        round=round_no,
+        elapsed_seconds=round(elapsed, 3),
+        leader=leader,
+        accuracies={n: round(v, 6) for n, v in accs.items()},
+        stopped=stopped,
+    )

@@ -65,10 +65,27 @@ def parse_arms(arms: str | list[str] | tuple[str, ...]) -> list[str]:
     return [a for a in ARMS if a in items]
 
 
-def make_options(dataset: Any, budget: Any, steps: Any, arms: Any, backbone: str, weights: Any, random_init: bool,
-                 backbone_kwargs: Any, img_size: int, batch_size: int, val_fraction: float, seed: int,
-                 prompt_length: Any, lrs: Any, layout: str, evals: int, save_backbone: bool, analysis: Any,
-                 compile: bool) -> Options:
+def make_options(
+    dataset: Any,
+    budget: Any,
+    steps: Any,
+    arms: Any,
+    backbone: str,
+    weights: Any,
+    random_init: bool,
+    backbone_kwargs: Any,
+    img_size: int,
+    batch_size: int,
+    val_fraction: float,
+    seed: int,
+    prompt_length: Any,
+    lrs: Any,
+    layout: str,
+    evals: int,
+    save_backbone: bool,
+    analysis: Any,
+    compile: bool,
+) -> Options:
     if dataset is None:
         raise UsageError("Pass a DATASET directory (or --resume RUN_DIR to continue a run).")
     seconds = None
@@ -94,13 +111,25 @@ def make_options(dataset: Any, budget: Any, steps: Any, arms: Any, backbone: str
     if any(not v or min(v) <= 0 for v in lr_map.values()):
         raise UsageError("Learning rates must be positive numbers.")
     return Options(
-        dataset=str(Path(dataset).expanduser().absolute()), budget_seconds=seconds,
-        steps=None if steps is None else int(steps), arms=arm_list, backbone=backbone,
-        weights=None if weights is None else str(Path(weights).expanduser().absolute()), random_init=bool(random_init),
-        backbone_kwargs=dict(backbone_kwargs) if backbone_kwargs else None, img_size=int(img_size),
-        batch_size=int(batch_size), val_fraction=float(val_fraction), seed=int(seed), prompt_length=lengths,
-        lrs=lr_map or None, layout=layout, evals=int(evals), save_backbone=bool(save_backbone),
-        analysis=None if analysis is None else str(Path(analysis).expanduser().absolute()), compile=bool(compile),
+        dataset=str(Path(dataset).expanduser().absolute()),
+        budget_seconds=seconds,
+        steps=None if steps is None else int(steps),
+        arms=arm_list,
+        backbone=backbone,
+        weights=None if weights is None else str(Path(weights).expanduser().absolute()),
+        random_init=bool(random_init),
+        backbone_kwargs=dict(backbone_kwargs) if backbone_kwargs else None,
+        img_size=int(img_size),
+        batch_size=int(batch_size),
+        val_fraction=float(val_fraction),
+        seed=int(seed),
+        prompt_length=lengths,
+        lrs=lr_map or None,
+        layout=layout,
+        evals=int(evals),
+        save_backbone=bool(save_backbone),
+        analysis=None if analysis is None else str(Path(analysis).expanduser().absolute()),
+        compile=bool(compile),
     )
 
 
@@ -123,8 +152,10 @@ def run_directory(dataset: str, out: str | os.PathLike | None) -> Path:
     if out is not None:
         path = Path(out).expanduser().absolute()
         if _inside(path, root):
-            raise UsageError(f"--out {path} is inside the dataset {root}; the pilot never writes into a dataset: "
-                             "pick a directory outside it.")
+            raise UsageError(
+                f"--out {path} is inside the dataset {root}; the pilot never writes into a dataset: "
+                "pick a directory outside it."
+            )
         return path
     name = datetime.now().strftime("pilot-%Y%m%d-%H%M%S")
     here = Path.cwd() / "runs" / name
@@ -154,13 +185,17 @@ def what_changed(old: Split, new: Split) -> str:
     if old.classes != new.classes:
         added = sorted(set(new.classes) - set(old.classes))
         removed = sorted(set(old.classes) - set(new.classes))
-        parts = [f"classes added: {', '.join(added[:5])}" if added else "",
-                 f"classes removed: {', '.join(removed[:5])}" if removed else ""]
+        parts = [
+            f"classes added: {', '.join(added[:5])}" if added else "",
+            f"classes removed: {', '.join(removed[:5])}" if removed else "",
+        ]
         return "; ".join(p for p in parts if p) or "the class order changed"
     before = {p for p, _ in old.train + old.val} | {s["path"] for s in old.skipped}
     after = {p for p, _ in new.train + new.val}
     added, removed = sorted(after - before), sorted(before - after)
     if added or removed:
-        return (f"{len(added)} image(s) added{' (e.g. ' + added[0] + ')' if added else ''} and "
-                f"{len(removed)} removed{' (e.g. ' + removed[0] + ')' if removed else ''}")
+        return (
+            f"{len(added)} image(s) added{' (e.g. ' + added[0] + ')' if added else ''} and "
+            f"{len(removed)} removed{' (e.g. ' + removed[0] + ')' if removed else ''}"
+        )
     return "image files changed size (their content changed)"

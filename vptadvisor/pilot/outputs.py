@@ -20,8 +20,9 @@ from vptadvisor.pilot.state import ArmState, RunState
 from vptadvisor.pilot.stats import Prior
 
 
-def export_arm(run: RunDir, ctx: Any, runner: Any, st: ArmState, info: BackboneInfo, opts: Any,
-               split: Split) -> str | None:
+def export_arm(
+    run: RunDir, ctx: Any, runner: Any, st: ArmState, info: BackboneInfo, opts: Any, split: Split
+) -> str | None:
     """Save an arm's trained parameters of its best evaluation (rank 0) as ``<arm>.safetensors``
     plus ``<arm>.json`` (the same metadata): what a task stores beside the pretrained backbone.
     Arms that train the whole backbone (ft, mixed) are as large as the backbone and are written
@@ -31,11 +32,21 @@ def export_arm(run: RunDir, ctx: Any, runner: Any, st: ArmState, info: BackboneI
         return None
     s = spec(st.name)
     meta = {
-        "arm": st.name, "backbone": info.name, "weights": info.weights, "backbone_kwargs": opts.backbone_kwargs,
-        "img_size": info.img_size, "prompt_length": int(st.prompt_length or 0), "prompts": s.prompts,
-        "backbone_mode": s.backbone, "after": s.after,
-        "classes": split.classes, "mean": list(info.mean), "std": list(info.std),
-        "val_accuracy": best.accuracy, "step": best.step, "readout_scale": ctx.readout_scale,
+        "arm": st.name,
+        "backbone": info.name,
+        "weights": info.weights,
+        "backbone_kwargs": opts.backbone_kwargs,
+        "img_size": info.img_size,
+        "prompt_length": int(st.prompt_length or 0),
+        "prompts": s.prompts,
+        "backbone_mode": s.backbone,
+        "after": s.after,
+        "classes": split.classes,
+        "mean": list(info.mean),
+        "std": list(info.std),
+        "val_accuracy": best.accuracy,
+        "step": best.step,
+        "readout_scale": ctx.readout_scale,
         "trainable_params": st.trainable_params,
     }
     name = f"{st.name}.safetensors"
@@ -80,24 +91,38 @@ def _wise(run: RunDir, state: RunState, ctx: Any, val_y: np.ndarray, time_left: 
     lin = state.arms.get("linear")
     if lin is not None and lin.best is not None and lin.best.file:
         saved = run.load_tensors(lin.best.file)["model"]
-        head = {k[len("head."):]: v for k, v in saved.items() if k.startswith("head.")}
+        head = {k[len("head.") :]: v for k, v in saved.items() if k.startswith("head.")}
         known[0.0] = lin.best.accuracy  # the pretrained backbone with the linear probe's head
     return wise_ft(ctx, model, head, val_y, known, time_left)
 
 
-def finish(run: RunDir, state: RunState, opts: Any, info: BackboneInfo, split: Split, bank: ImageBank,
-           prior: Prior | None, d: Dist, dev: torch.device, elapsed_before: float, t_session: float,
-           ctx: Any = None) -> PilotResult:
+def finish(
+    run: RunDir,
+    state: RunState,
+    opts: Any,
+    info: BackboneInfo,
+    split: Split,
+    bank: ImageBank,
+    prior: Prior | None,
+    d: Dist,
+    dev: torch.device,
+    elapsed_before: float,
+    t_session: float,
+    ctx: Any = None,
+) -> PilotResult:
     from vptadvisor.pilot.plot import plot_curves
 
     states = state.arms
     n_val = len(split.val)
     val_y = bank.val_y.numpy()
-    arms = {name: arm_result(states[name], len(split.train), opts.batch_size, n_val, states[name].weights_file)
-            for name in opts.arms}
+    arms = {
+        name: arm_result(states[name], len(split.train), opts.batch_size, n_val, states[name].weights_file)
+        for name in opts.arms
+    }
     difference, verdict = compare(states, val_y, prior, opts.seed)
     comp = complementarity({n: states[n] for n in opts.arms}, val_y, opts.seed)
     if comp is not None:
+
         def time_left() -> float | None:  # keep a few seconds for the figure and the files
             if not opts.budget_seconds:
                 return None
@@ -112,19 +137,43 @@ def finish(run: RunDir, state: RunState, opts: Any, info: BackboneInfo, split: S
         notes.append("the rule's margin was read in accuracy points and converted to a fraction")
     if prior is not None and _other_backbone(prior.backbone, info.name):
         asked = f"backbone {prior.backbone}" if prior.backbone else "the rule's own backbone"
-        notes.append(f"the rule's prediction was made for {asked}, this pilot trained {info.name}: "
-                     f"run analyze with --backbone {info.name} for a prior about this backbone")
+        notes.append(
+            f"the rule's prediction was made for {asked}, this pilot trained {info.name}: "
+            f"run analyze with --backbone {info.name} for a prior about this backbone"
+        )
     if split.subsampled_from:
         notes.append(f"dataset subsampled (stratified) from {split.subsampled_from} images")
     result = PilotResult(
-        arms=arms, budget_seconds=opts.budget_seconds, elapsed_seconds=0.0, difference=difference, verdict=verdict,
-        schema=SCHEMA, dataset=opts.dataset, backbone=info.name, weights=info.weights, device=str(dev),
-        world_size=d.world, img_size=info.img_size, batch_size=opts.batch_size, seed=opts.seed,
-        split={"source": split.source, "n_train": len(split.train), "n_val": n_val, "classes": split.classes,
-               "val_fraction": split.val_fraction, "skipped": split.skipped},
-        setup_seconds=round(float(state.setup_seconds), 3), sessions=len(state.sessions),
-        run_dir=str(run.path), curves_png=None, notes=notes,
-        halving=[r.model_dump() for r in state.rounds], complementarity=comp, ranking=rank,
+        arms=arms,
+        budget_seconds=opts.budget_seconds,
+        elapsed_seconds=0.0,
+        difference=difference,
+        verdict=verdict,
+        schema=SCHEMA,
+        dataset=opts.dataset,
+        backbone=info.name,
+        weights=info.weights,
+        device=str(dev),
+        world_size=d.world,
+        img_size=info.img_size,
+        batch_size=opts.batch_size,
+        seed=opts.seed,
+        split={
+            "source": split.source,
+            "n_train": len(split.train),
+            "n_val": n_val,
+            "classes": split.classes,
+            "val_fraction": split.val_fraction,
+            "skipped": split.skipped,
+        },
+        setup_seconds=round(float(state.setup_seconds), 3),
+        sessions=len(state.sessions),
+        run_dir=str(run.path),
+        curves_png=None,
+        notes=notes,
+        halving=[r.model_dump() for r in state.rounds],
+        complementarity=comp,
+        ranking=rank,
     )
     if d.main:
         result.curves_png = str(plot_curves(result, run.path / "curves.png"))

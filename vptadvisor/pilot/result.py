@@ -12,7 +12,15 @@ from vptadvisor.pilot.stats import Prior, combine, paired_difference, wilson_int
 from vptadvisor.results.pilot import BYTES_PER_PARAM, SCHEMA, ArmResult, Candidate, Difference, PilotResult, Verdict
 
 __all__ = [
-    "BYTES_PER_PARAM", "SCHEMA", "ArmResult", "Candidate", "Difference", "PilotResult", "Verdict", "arm_result", "compare",
+    "BYTES_PER_PARAM",
+    "SCHEMA",
+    "ArmResult",
+    "Candidate",
+    "Difference",
+    "PilotResult",
+    "Verdict",
+    "arm_result",
+    "compare",
 ]
 
 
@@ -26,8 +34,17 @@ def arm_result(st: ArmState, n_train: int, global_batch: int, n_val: int, weight
     winner = st.candidates[st.winner] if st.winner is not None else None
     steps = sum(c.steps for c in st.candidates)
     skipped = (st.final_reason or "").startswith("skipped")
-    status = ("skipped" if skipped else "failed" if acc is None else "stopped" if st.phase == "stopped"
-              else "truncated" if st.truncated else "ok")
+    status = (
+        "skipped"
+        if skipped
+        else "failed"
+        if acc is None
+        else "stopped"
+        if st.phase == "stopped"
+        else "truncated"
+        if st.truncated
+        else "ok"
+    )
     curve_train = [[i, float(v)] for i, v in enumerate(winner.losses)] if winner else []
     busy = sum(st.time.values())
     breakdown = {k: round(v, 3) for k, v in st.time.items()}
@@ -68,8 +85,18 @@ def arm_result(st: ArmState, n_train: int, global_batch: int, n_val: int, weight
         base_lr=winner.base_lr if winner else None,
         prompt_length=int(st.prompt_length),
         plan=st.plan.model_dump() if st.plan else {},
-        candidates=[Candidate(base_lr=c.base_lr, lr=c.lr, status=c.status, steps=c.steps, scores=c.scores,
-                              reason=c.reason, losses=c.losses) for c in st.candidates],
+        candidates=[
+            Candidate(
+                base_lr=c.base_lr,
+                lr=c.lr,
+                status=c.status,
+                steps=c.steps,
+                scores=c.scores,
+                reason=c.reason,
+                losses=c.losses,
+            )
+            for c in st.candidates
+        ],
         curve={"train": curve_train, "val": [[e.step, e.seconds, e.accuracy] for e in st.evals]},
         weights_file=weights_file,
         steps_by_session=dict(st.steps_by_session),
@@ -77,8 +104,9 @@ def arm_result(st: ArmState, n_train: int, global_batch: int, n_val: int, weight
     )
 
 
-def compare(states: dict[str, ArmState], val_y: np.ndarray, prior: Prior | None,
-            seed: int) -> tuple[Difference | None, Verdict | None]:
+def compare(
+    states: dict[str, ArmState], val_y: np.ndarray, prior: Prior | None, seed: int
+) -> tuple[Difference | None, Verdict | None]:
     """VPT (deep if present, else shallow) against FT on the same val images, and the verdict."""
     vpt = next((a for a in ("vpt-deep", "vpt-shallow") if a in states and states[a].best), None)
     vb, fb = (states[vpt].best if vpt else None), (states["ft"].best if "ft" in states else None)
@@ -87,8 +115,15 @@ def compare(states: dict[str, ArmState], val_y: np.ndarray, prior: Prior | None,
     a = np.asarray(vb.preds) == val_y
     b = np.asarray(fb.preds) == val_y
     d = paired_difference(a, b, seed=seed)
-    diff = Difference(vpt_arm=vpt, ft_arm="ft", margin=d["margin"], interval=d["interval"],
-                      mcnemar_p=d["mcnemar_p"], se=d["se"], n_val=d["n_val"],
-                      discordant={"vpt_only": d["discordant"]["a_only"], "ft_only": d["discordant"]["b_only"]},
-                      bootstrap_samples=d["bootstrap_samples"])
+    diff = Difference(
+        vpt_arm=vpt,
+        ft_arm="ft",
+        margin=d["margin"],
+        interval=d["interval"],
+        mcnemar_p=d["mcnemar_p"],
+        se=d["se"],
+        n_val=d["n_val"],
+        discordant={"vpt_only": d["discordant"]["a_only"], "ft_only": d["discordant"]["b_only"]},
+        bootstrap_samples=d["bootstrap_samples"],
+    )
     return diff, Verdict(**combine(prior, d["margin"], d["se"]))

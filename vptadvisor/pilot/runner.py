@@ -75,7 +75,9 @@ def _install_signals() -> tuple[threading.Event, Callable[[], None]]:
     return flag, lambda: [signal.signal(s, h) for s, h in previous.items()]
 
 
-def _load_images(d: Dist, root: Path, split: Split, size: int, workers: int) -> tuple[Split, torch.Tensor, torch.Tensor]:
+def _load_images(
+    d: Dist, root: Path, split: Split, size: int, workers: int
+) -> tuple[Split, torch.Tensor, torch.Tensor]:
     """Decode train + val images (rows i::world on rank i, then gathered) and drop unreadable files."""
     items = split.train + split.val
     mine = list(range(d.rank, len(items), d.world))
@@ -92,7 +94,11 @@ def _load_images(d: Dist, root: Path, split: Split, size: int, workers: int) -> 
     split.skipped = sorted(split.skipped + [{"path": p, "reason": r} for p, r in bad.items()], key=lambda b: b["path"])
     missing = sorted(set(range(len(split.classes))) - {y for _, y in split.train})
     if missing or not split.val:
-        what = f"class {split.classes[missing[0]]!r} has no readable training image" if missing else "no val image is readable"
+        what = (
+            f"class {split.classes[missing[0]]!r} has no readable training image"
+            if missing
+            else "no val image is readable"
+        )
         raise MeasureError(f"After skipping {len(bad)} unreadable files, {what}: add readable images.")
     return split, x[torch.tensor(keep, dtype=torch.int64)], torch.tensor([y for _, y in split.train + split.val])
 
@@ -153,9 +159,27 @@ def run_pilot(
         _check_dataset(opts, split, cfg.get("fingerprint"))
         path = run.path
     else:
-        opts = make_options(dataset, budget, steps, arms, backbone, weights, random_init, backbone_kwargs, img_size,
-                            batch_size, val_fraction, seed, prompt_length, lrs, layout, evals, save_backbone, analysis,
-                            compile)
+        opts = make_options(
+            dataset,
+            budget,
+            steps,
+            arms,
+            backbone,
+            weights,
+            random_init,
+            backbone_kwargs,
+            img_size,
+            batch_size,
+            val_fraction,
+            seed,
+            prompt_length,
+            lrs,
+            layout,
+            evals,
+            save_backbone,
+            analysis,
+            compile,
+        )
         path = run_directory(opts.dataset, run_dir)
     if prior is None and opts.analysis:
         prior = load_prior(opts.analysis)
@@ -187,12 +211,24 @@ def _check_dataset(opts: Options, split: Split, stored: Any) -> None:
     fresh = make_split(opts.dataset, val_fraction=opts.val_fraction, seed=opts.seed, layout=opts.layout)
     root = Path(opts.dataset).parent if Path(opts.dataset).is_file() else Path(opts.dataset)
     if stored is not None and fingerprint(root, fresh) != stored:
-        raise UsageError(f"The dataset {opts.dataset} changed since the run started ({what_changed(split, fresh)}): "
-                         "restore it to resume, or start a new run.")
+        raise UsageError(
+            f"The dataset {opts.dataset} changed since the run started ({what_changed(split, fresh)}): "
+            "restore it to resume, or start a new run."
+        )
 
 
-def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: torch.device, d: Dist,
-         prior: Prior | None, checkpoint_every: float, progress, t_session: float):
+def _run(
+    opts: Options,
+    split: Split | None,
+    run: RunDir,
+    resuming: bool,
+    dev: torch.device,
+    d: Dist,
+    prior: Prior | None,
+    checkpoint_every: float,
+    progress,
+    t_session: float,
+):
     if not resuming and (run.path / CONFIG).exists():
         raise UsageError(f"{run.path} already holds a pilot run: continue it with --resume or pick another --out.")
     n_threads = torch.get_num_threads()  # set by run_pilot
@@ -202,11 +238,18 @@ def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: t
 
     # the backbone first: missing weights should fail before minutes of decoding
     torch.manual_seed(opts.seed)
-    backbone, info = create_backbone(opts.backbone, opts.weights, img_size=opts.img_size,
-                                     pretrained=not opts.random_init, model_kwargs=opts.backbone_kwargs)
+    backbone, info = create_backbone(
+        opts.backbone,
+        opts.weights,
+        img_size=opts.img_size,
+        pretrained=not opts.random_init,
+        model_kwargs=opts.backbone_kwargs,
+    )
     backbone.to(dev)
-    say(f"backbone {info.name}: {info.num_params / 1e6:.1f}M parameters, {info.img_size}px, weights {info.weights}, "
-        f"device {dev}")
+    say(
+        f"backbone {info.name}: {info.num_params / 1e6:.1f}M parameters, {info.img_size}px, weights {info.weights}, "
+        f"device {dev}"
+    )
     if split is None:
         split = make_split(opts.dataset, val_fraction=opts.val_fraction, seed=opts.seed, layout=opts.layout)
     t = time.perf_counter()
@@ -216,8 +259,10 @@ def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: t
     stamp = fingerprint(root, split) if not resuming else None
     split, x, y = _load_images(d, root, split, cache_size_for(info.img_size), n_threads)
     n_tr = len(split.train)
-    say(f"decoded {len(split.train) + len(split.val)} images in {time.perf_counter() - t:.1f}s "
-        f"({len(split.skipped)} skipped): {n_tr} train, {len(split.val)} val, {len(split.classes)} classes")
+    say(
+        f"decoded {len(split.train) + len(split.val)} images in {time.perf_counter() - t:.1f}s "
+        f"({len(split.skipped)} skipped): {n_tr} train, {len(split.val)} val, {len(split.classes)} classes"
+    )
     bank = ImageBank(x[:n_tr], y[:n_tr], x[n_tr:], y[n_tr:], info.img_size, info.mean, info.std, opts.seed)
     if d.main and not resuming:
         run.write_json(CONFIG, {"options": opts.model_dump(), "split": split.to_dict(), "fingerprint": stamp})
@@ -225,8 +270,11 @@ def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: t
     state = load_state(raw, str(run.path / STATE)) if raw is not None else RunState()
     d.barrier()
     elapsed_before = float(state.elapsed)
-    state.sessions.append(Session(started=datetime.now().isoformat(timespec="seconds"), world_size=d.world,
-                                  device=str(dev), threads=n_threads))
+    state.sessions.append(
+        Session(
+            started=datetime.now().isoformat(timespec="seconds"), world_size=d.world, device=str(dev), threads=n_threads
+        )
+    )
 
     def save_state() -> None:
         state.elapsed = elapsed_before + time.perf_counter() - t_session
@@ -238,7 +286,9 @@ def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: t
         state.readout_scale = d.from_main([measure_readout_scale(backbone, probe)])[0]
         say(f"readout scale (RMS of the class token) {state.readout_scale:.3f}")
     needs_pristine = any(modifies_backbone(a) for a in opts.arms) or "ft" in opts.arms
-    pristine = {k: v.detach().to("cpu", copy=True) for k, v in backbone.state_dict().items()} if needs_pristine else None
+    pristine = (
+        {k: v.detach().to("cpu", copy=True) for k, v in backbone.state_dict().items()} if needs_pristine else None
+    )
     if d.main:  # libraries load during setup, which the shares already account for
         import vptadvisor.report.pilot_curves  # noqa: F401
     if any(spec(a).backbone in ("lora", "adapter") for a in opts.arms):
@@ -247,11 +297,24 @@ def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: t
     state.setup_seconds = float(state.setup_seconds) + setup_s
     _assign_shares(state, opts, elapsed_before + setup_s)
     flag, restore_signals = _install_signals()
-    ctx = Context(bank=bank, backbone=backbone, pristine=pristine, num_classes=len(split.classes), device=dev, dist=d,
-                  run=run, global_batch=opts.batch_size, seed=opts.seed, interrupted=flag.is_set,
-                  checkpoint_every=checkpoint_every, amp_dtype=_amp_dtype(dev),
-                  prompt_length=opts.prompt_length, readout_scale=float(state.readout_scale),
-                  channels_last=dev.type == "cuda", compile=opts.compile)
+    ctx = Context(
+        bank=bank,
+        backbone=backbone,
+        pristine=pristine,
+        num_classes=len(split.classes),
+        device=dev,
+        dist=d,
+        run=run,
+        global_batch=opts.batch_size,
+        seed=opts.seed,
+        interrupted=flag.is_set,
+        checkpoint_every=checkpoint_every,
+        amp_dtype=_amp_dtype(dev),
+        prompt_length=opts.prompt_length,
+        readout_scale=float(state.readout_scale),
+        channels_last=dev.type == "cuda",
+        compile=opts.compile,
+    )
     save_state()
     val_y = bank.val_y.numpy()
     try:
@@ -273,8 +336,14 @@ def _run(opts: Options, split: Split | None, run: RunDir, resuming: bool, dev: t
                 if not waiting or not any(_ready(state, n) for n in waiting):
                     break
                 continue  # ft-then-pt became ready when ft finished in this round
-            rnd = compare_round(state.arms, val_y, r + 1, elapsed_before + time.perf_counter() - t_session,
-                                opts.seed, opts.budget_seconds is not None)
+            rnd = compare_round(
+                state.arms,
+                val_y,
+                r + 1,
+                elapsed_before + time.perf_counter() - t_session,
+                opts.seed,
+                opts.budget_seconds is not None,
+            )
             state.rounds.append(rnd)
             for n in rnd.stopped:
                 st = state.arms[n]
@@ -296,9 +365,13 @@ def _too_short(state: RunState, st: ArmState) -> bool:
     costs = [a.t_step + a.t_eval for a in state.arms.values() if a.t_step and a.t_eval]
     if not costs or (st.share or 0.0) >= min(costs):
         return False
-    st.phase, st.final_reason = "failed", (
-        f"skipped: its share of {st.share or 0:.0f}s is shorter than one training step plus one evaluation "
-        f"({min(costs):.0f}s on the arms before it); give the pilot a larger --budget or fewer --arms")
+    st.phase, st.final_reason = (
+        "failed",
+        (
+            f"skipped: its share of {st.share or 0:.0f}s is shorter than one training step plus one evaluation "
+            f"({min(costs):.0f}s on the arms before it); give the pilot a larger --budget or fewer --arms"
+        ),
+    )
     st.share = st.used
     return True
 
@@ -309,8 +382,17 @@ def _ready(state: RunState, name: str) -> bool:
     return after is None or state.arms[after].finished
 
 
-def _run_arm(ctx: Context, state: RunState, st: ArmState, opts: Options, save_state: Callable[[], None], say,
-             info, split: Split, run: RunDir) -> None:
+def _run_arm(
+    ctx: Context,
+    state: RunState,
+    st: ArmState,
+    opts: Options,
+    save_state: Callable[[], None],
+    say,
+    info,
+    split: Split,
+    run: RunDir,
+) -> None:
     after = spec(st.name).after
     if after is not None and after not in ctx.after_state:
         try:
@@ -319,9 +401,17 @@ def _run_arm(ctx: Context, state: RunState, st: ArmState, opts: Options, save_st
             st.phase, st.final_reason = "failed", str(exc)
             save_state()
             return
-    runner = arm_mod.ArmRunner(ctx, st, save_state, steps=opts.steps, budgeted=opts.budget_seconds is not None,
-                               base_lrs=(opts.lrs or {}).get(st.name), n_evals=opts.evals,
-                               session=len(state.sessions) - 1, progress=say)
+    runner = arm_mod.ArmRunner(
+        ctx,
+        st,
+        save_state,
+        steps=opts.steps,
+        budgeted=opts.budget_seconds is not None,
+        base_lrs=(opts.lrs or {}).get(st.name),
+        n_evals=opts.evals,
+        session=len(state.sessions) - 1,
+        progress=say,
+    )
     try:
         runner.run()
     except arm_mod.PilotInterrupted:
@@ -342,7 +432,7 @@ def _final_backbone(run: RunDir, st: ArmState) -> dict[str, torch.Tensor]:
     if name is None:
         raise MeasureError(f"{st.name} left no model to continue from; run ft-then-pt with a larger budget.")
     model = run.load_tensors(name)["model"]
-    return {k[len("backbone."):]: v for k, v in model.items() if k.startswith("backbone.")}
+    return {k[len("backbone.") :]: v for k, v in model.items() if k.startswith("backbone.")}
 
 
 def _assign_shares(state: RunState, opts: Options, spent: float) -> None:

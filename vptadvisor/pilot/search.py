@@ -89,7 +89,8 @@ def rung_target(r: ArmRunner, cand: Candidate, prev: int) -> int:
             values = [float(max(prev + 1, min(target, cand.steps + allowed)))]
         new = int(r.ctx.dist.from_main(values)[0])
         if new < target:
-            st.notes.append(f"rung {st.rung + 1} shortened from step {target} to {new}: "
-                            "the machine ran slower than calibrated")
+            st.notes.append(
+                f"rung {st.rung + 1} shortened from step {target} to {new}: the machine ran slower than calibrated"
+            )
             st.rung_target = target = new
     return target

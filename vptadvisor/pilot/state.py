@@ -94,8 +94,9 @@ class ArmState(_Model):
     final_reason: str | None = None
     stopped: Stop | None = None
     notes: list[str] = Field(default_factory=list)
-    time: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(
-        ("calibration", "search", "train", "eval", "checkpoint"), 0.0))
+    time: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(("calibration", "search", "train", "eval", "checkpoint"), 0.0)
+    )
     train_images: int = 0
     train_seconds: float = 0.0
     eval_images: int = 0
@@ -148,15 +149,19 @@ class RunState(_Model):
 
 def _first_error(exc: ValidationError, prefix: str = "") -> str:
     err = exc.errors()[0]
-    where = prefix + ".".join(str(p) for p in err.get("loc", ())) if err.get("loc") else prefix.rstrip(".") or "(top level)"
+    where = (
+        prefix + ".".join(str(p) for p in err.get("loc", ())) if err.get("loc") else prefix.rstrip(".") or "(top level)"
+    )
     return f"{where}: {err.get('msg', 'invalid')}"
 
 
 def load_state(data: object, where: str) -> RunState:
     """Validate a state.json mapping; a wrong version or shape is a UsageError naming the field."""
     if isinstance(data, dict) and data.get("version") != STATE_VERSION:
-        raise UsageError(f"{where} has state version {data.get('version')!r}, this vptadvisor writes "
-                         f"{STATE_VERSION}: finish the run with the version that started it, or start a new run.")
+        raise UsageError(
+            f"{where} has state version {data.get('version')!r}, this vptadvisor writes "
+            f"{STATE_VERSION}: finish the run with the version that started it, or start a new run."
+        )
     try:
         return RunState.model_validate(data)
     except ValidationError as exc:

@@ -74,8 +74,15 @@ def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray, *, n_boot: i
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = sps.bootstrap((diff,), np.mean, n_resamples=n_boot, method="percentile", vectorized=True,
-                                batch=max(1, 2_000_000 // n), random_state=np.random.default_rng(seed))
+            res = sps.bootstrap(
+                (diff,),
+                np.mean,
+                n_resamples=n_boot,
+                method="percentile",
+                vectorized=True,
+                batch=max(1, 2_000_000 // n),
+                random_state=np.random.default_rng(seed),
+            )
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
         se = float(res.standard_error)
     only_a = int(np.sum(a & ~b))
@@ -131,8 +138,10 @@ def _as_fraction(margin: float, sd: float, units: str | None, source: str) -> tu
     elif units != "fraction":
         raise UsageError(f"{source}: margin_units {units!r} is neither 'points' nor 'fraction'.")
     if sd < 0.002:
-        raise UsageError(f"{source}: a margin sd of {sd:.4f} (as a fraction) is implausibly small; "
-                         "set margin_units to 'fraction' or 'points' to say how the margin is written.")
+        raise UsageError(
+            f"{source}: a margin sd of {sd:.4f} (as a fraction) is implausibly small; "
+            "set margin_units to 'fraction' or 'points' to say how the margin is written."
+        )
     return margin, sd, units
 
 
@@ -161,8 +170,15 @@ def prior_from_verdict(verdict: Any, source: str = "rule") -> Prior:
     margin, sd, units = _as_fraction(margin, sd, get("margin_units"), source)
     inputs = get("inputs")
     backbone = inputs.get("backbone") if isinstance(inputs, dict) else getattr(inputs, "backbone", None)
-    return Prior(choice=choice, p_vpt=p_vpt, margin=margin, margin_sd=sd, source=source, units_read_as=units,
-                 backbone=None if backbone is None else str(backbone))
+    return Prior(
+        choice=choice,
+        p_vpt=p_vpt,
+        margin=margin,
+        margin_sd=sd,
+        source=source,
+        units_read_as=units,
+        backbone=None if backbone is None else str(backbone),
+    )
 
 
 def load_prior(path: str | Path) -> Prior:

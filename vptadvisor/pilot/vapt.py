@@ -78,8 +78,9 @@ class AdaptivePrompts(nn.Module):
 class VAPTViT(PromptedViT):
     """A frozen timm ViT with VAPT prompts in every block and a new linear head."""
 
-    def __init__(self, backbone: nn.Module, num_classes: int, *, length: int = 10, kernel: int = 3, rank: int = 16,
-                 seed: int = 0):
+    def __init__(
+        self, backbone: nn.Module, num_classes: int, *, length: int = 10, kernel: int = 3, rank: int = 16, seed: int = 0
+    ):
         super().__init__(backbone, num_classes, prompt_length=0, seed=seed)
         grid = tuple(int(g) for g in backbone.patch_embed.grid_size)
         self.grid = (grid[0], grid[1])
@@ -87,7 +88,8 @@ class VAPTViT(PromptedViT):
         gen = torch.Generator().manual_seed(int(seed) + 1)
         dim = int(backbone.embed_dim)
         self.generators = nn.ModuleList(
-            [AdaptivePrompts(length, n, dim, kernel, rank, gen) for _ in range(len(backbone.blocks))])
+            [AdaptivePrompts(length, n, dim, kernel, rank, gen) for _ in range(len(backbone.blocks))]
+        )
         self.prompt_length, self.deep = int(length), True
 
     def block_prompts(self, block: int, patches: torch.Tensor, batch: int) -> torch.Tensor:

@@ -127,7 +127,7 @@ class PromptedViT(nn.Module):
         seed, offset, global_batch = self._mask_spec
         gen = torch.Generator().manual_seed(seed * 1009 + block)
         full = torch.rand(max(global_batch, offset + batch), *prompts.shape, generator=gen)
-        mask = (full[offset:offset + batch] < keep).to(device=out.device, dtype=out.dtype)
+        mask = (full[offset : offset + batch] < keep).to(device=out.device, dtype=out.dtype)
         return out * mask / keep
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,7 +147,7 @@ class PromptedViT(nn.Module):
         batch = x.shape[0]
         for i, block in enumerate(bb.blocks):
             if length and (i == 0 or self.deep):
-                rest = x[:, n_prefix:] if i == 0 else x[:, n_prefix + length:]
+                rest = x[:, n_prefix:] if i == 0 else x[:, n_prefix + length :]
                 p = self.block_prompts(i, rest, batch).to(x.dtype)
                 x = torch.cat([x[:, :n_prefix], p, rest], dim=1)
             x = block(x)

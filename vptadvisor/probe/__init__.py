@@ -31,14 +31,14 @@ from vptadvisor.probe.signals import EpisodeConfig, measure
 # One sentence per signal, as the result prints it.
 MEANINGS = {
     "non_semantic": "Share of the label information a trained linear read-out finds in the frozen features that the "
-                    "network's own image similarity does not carry (near 0 for what-is-it labels).",
+    "network's own image similarity does not carry (near 0 for what-is-it labels).",
     "one_dimensional": "Share of the classes' spread that lies on one axis (near 1 when classes line up as counts, "
-                       "distances or sizes do).",
+    "distances or sizes do).",
     "retention_rotate90": "Share of the label evidence that survives turning the images a quarter turn (near 1 for object, "
-                          "texture or grade labels, near 0 or below for orientation, position or depth labels).",
+    "texture or grade labels, near 0 or below for orientation, position or depth labels).",
     "retention_mirror_half": "Share of the label evidence that survives mirroring each image's left half onto its right "
-                             "half, which keeps every local look but changes how many things there are and where "
-                             "(near 1 for categories, low for counts and positions).",
+    "half, which keeps every local look but changes how many things there are and where "
+    "(near 1 for categories, low for counts and positions).",
 }
 
 __all__ = ["EpisodeConfig", "ProbeResult", "load_model", "probe_objective"]
@@ -68,15 +68,23 @@ class ProbeResult:
 def _evidence(signals: dict[str, float], p: float, k: int) -> str:
     lin, nb = signals["r2_linear"], signals["r2_neighbours"]
     if lin < 0.02:
-        head = ("The labels are barely predictable from the frozen ImageNet features "
-                f"(out-of-sample R² {lin:.2f}), so the probe has little to go on.")
+        head = (
+            "The labels are barely predictable from the frozen ImageNet features "
+            f"(out-of-sample R² {lin:.2f}), so the probe has little to go on."
+        )
     else:
         share = min(max(nb / lin, 0.0), 1.0) if lin > 0 else 0.0
-        kind = ("as object, texture or scene labels do" if share >= 0.75 else
-                "so the labels are partly about something other than what is shown" if share >= 0.4 else
-                "as labels about position, count or orientation do, not about what is shown")
-        head = (f"Nearest neighbours under the pretrained network's own similarity recover {share:.0%} of the "
-                f"label information a trained linear read-out finds, {kind}.")
+        kind = (
+            "as object, texture or scene labels do"
+            if share >= 0.75
+            else "so the labels are partly about something other than what is shown"
+            if share >= 0.4
+            else "as labels about position, count or orientation do, not about what is shown"
+        )
+        head = (
+            f"Nearest neighbours under the pretrained network's own similarity recover {share:.0%} of the "
+            f"label information a trained linear read-out finds, {kind}."
+        )
     tail = ""
     if k >= 3 and "one_dimensional" in signals:
         od = signals["one_dimensional"]
@@ -98,14 +106,22 @@ def _weak_note(notes: dict, w: dict, prior: float, config: EpisodeConfig) -> str
         parts.append("the labels are barely predictable from the frozen features")
     if not parts:
         return None
-    return (f"Weak evidence: {'; '.join(parts)}. The probe's reading counts for {w['weight']:.0%} of its full weight, "
-            f"so P(high disparity) is pulled toward its prior of {prior:.2f}.")
+    return (
+        f"Weak evidence: {'; '.join(parts)}. The probe's reading counts for {w['weight']:.0%} of its full weight, "
+        f"so P(high disparity) is pulled toward its prior of {prior:.2f}."
+    )
 
 
-def probe_objective(features: dict[str, np.ndarray], labels: Sequence[str], seed: int = 0,
-                    model: ProbeModel | str | Path | None = None, images: Sequence[Path] | None = None,
-                    extract: Callable[[list[Path]], np.ndarray] | None = None, edits_dir: Path | None = None,
-                    prior_high: float | None = None) -> ProbeResult:
+def probe_objective(
+    features: dict[str, np.ndarray],
+    labels: Sequence[str],
+    seed: int = 0,
+    model: ProbeModel | str | Path | None = None,
+    images: Sequence[Path] | None = None,
+    extract: Callable[[list[Path]], np.ndarray] | None = None,
+    edits_dir: Path | None = None,
+    prior_high: float | None = None,
+) -> ProbeResult:
     """P(the labels ask something other than the pretraining objective) under the stated prior.
 
     `features` needs "pool3" (N x 2048), rows aligned with `labels`; other keys are ignored. With
@@ -123,7 +139,9 @@ def probe_objective(features: dict[str, np.ndarray], labels: Sequence[str], seed
     raw, notes = measure(features, labels, seed=seed, config=config)
     if images is not None and extract is not None:
         if len(images) != len(labels):
-            raise MeasureError(f"{len(images)} image files for {len(labels)} labels; the probe needs one file per label.")
+            raise MeasureError(
+                f"{len(images)} image files for {len(labels)} labels; the probe needs one file per label."
+            )
         aug = A.augmentation_signals(features, labels, images, extract, edits_dir, seed, config.min_per_class)
         notes["augmented_images"] = int(aug.pop("augmented_images"))
         raw.update(aug)
@@ -140,11 +158,18 @@ def probe_objective(features: dict[str, np.ndarray], labels: Sequence[str], seed
     weak = _weak_note(notes, w, prior, config)
     evidence = _evidence(raw, p, k) + (f" {weak}" if weak else "")
     return ProbeResult(
-        p_high_disparity=round(p, 6), signals=signals, evidence=evidence,
-        probe_version=m.probe_version, n_images=notes["n_images"], n_classes=notes["n_classes"],
-        n_classes_used=notes["n_classes_used"], episodes=notes["episodes"],
+        p_high_disparity=round(p, 6),
+        signals=signals,
+        evidence=evidence,
+        probe_version=m.probe_version,
+        n_images=notes["n_images"],
+        n_classes=notes["n_classes"],
+        n_classes_used=notes["n_classes_used"],
+        episodes=notes["episodes"],
         spread={key: round(v, 6) for key, v in notes["spread"].items()},
-        prior_high=prior, evidence_weight={k2: round(v, 6) for k2, v in w.items()}, weak_evidence=weak is not None,
+        prior_high=prior,
+        evidence_weight={k2: round(v, 6) for k2, v in w.items()},
+        weak_evidence=weak is not None,
         augmented_images=int(notes.get("augmented_images", 0)),
         meanings={key: MEANINGS[key] for key in MEANINGS if key in raw},
     )

@@ -80,7 +80,7 @@ def sample_rows(y: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
         rows = order[y[order] == c]
         take = min(per, len(rows) // 2)
         test.append(rows[:take])
-        train.append(rows[take:take + config.train_per_class])
+        train.append(rows[take : take + config.train_per_class])
     return np.concatenate(test), np.concatenate(train)
 
 
@@ -89,8 +89,9 @@ def edit_plan(n: int) -> list[str]:
     return [EDITS[i % len(EDITS)] for i in range(n)]
 
 
-def edited_features(paths: Sequence[Path], extract: Callable[[list[Path]], np.ndarray],
-                    folder: Path | None = None) -> np.ndarray:
+def edited_features(
+    paths: Sequence[Path], extract: Callable[[list[Path]], np.ndarray], folder: Path | None = None
+) -> np.ndarray:
     """pool3 of the edited copy of every image (edits as `edit_plan`), (len(paths), 2048). Edited
     copies go to `folder` (kept, so a cached extractor reuses them) or to a temporary folder."""
     from PIL import Image
@@ -119,8 +120,9 @@ def _margins(P: np.ndarray, y: np.ndarray) -> np.ndarray:
     return true - (P.sum(axis=1) - true) / (k - 1)
 
 
-def retention(pool: np.ndarray, y: np.ndarray, test: np.ndarray, train: np.ndarray,
-              edited: np.ndarray, plan: Sequence[str]) -> dict[str, float]:
+def retention(
+    pool: np.ndarray, y: np.ndarray, test: np.ndarray, train: np.ndarray, edited: np.ndarray, plan: Sequence[str]
+) -> dict[str, float]:
     """retention_<edit> for each edit (over the sampled images that got it), their minimum
     (`augment_retention`) and the mean label margin of the originals."""
     classes, yt = np.unique(y[train], return_inverse=True)
@@ -173,9 +175,16 @@ def pool3_function(extractor: Any, use_cache: bool = False) -> Callable[[list[Pa
     return run
 
 
-def augmentation_signals(features: dict[str, np.ndarray], labels: Sequence, images: Sequence[Path],
-                         extract: Callable[[list[Path]], np.ndarray], edits_dir: Path | None = None, seed: int = 0,
-                         min_per_class: int = 10, config: AugmentConfig = AugmentConfig()) -> dict[str, float]:
+def augmentation_signals(
+    features: dict[str, np.ndarray],
+    labels: Sequence,
+    images: Sequence[Path],
+    extract: Callable[[list[Path]], np.ndarray],
+    edits_dir: Path | None = None,
+    seed: int = 0,
+    min_per_class: int = 10,
+    config: AugmentConfig = AugmentConfig(),
+) -> dict[str, float]:
     """retention_<edit>, augment_retention, label_margin and augmented_images for row-aligned
     features (needs "pool3"), labels and image files; deterministic for a given seed."""
     from vptadvisor.blas import single_thread_blas

@@ -72,13 +72,15 @@ class ProbeModel:
         c = self.coef_pool3_only
         return c["intercept"] + c["non_semantic"] * x["non_semantic"] + c["one_dimensional"] * x["one_dimensional"]
 
-    def logit(self, signals: dict[str, float], episode_classes: int, weight: float = 1.0,
-              prior_high: float | None = None) -> float:
+    def logit(
+        self, signals: dict[str, float], episode_classes: int, weight: float = 1.0, prior_high: float | None = None
+    ) -> float:
         prior = self.prior_high if prior_high is None else prior_high
         return math.log(prior / (1.0 - prior)) + weight * self.llr(signals, episode_classes)
 
-    def probability(self, signals: dict[str, float], episode_classes: int, weight: float = 1.0,
-                    prior_high: float | None = None) -> float:
+    def probability(
+        self, signals: dict[str, float], episode_classes: int, weight: float = 1.0, prior_high: float | None = None
+    ) -> float:
         z = self.logit(signals, episode_classes, weight, prior_high)
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
@@ -86,7 +88,7 @@ class ProbeModel:
         return {
             "probe_version": self.probe_version,
             "model": "logit p_high_disparity = logit(prior_high) + weight * (intercept + coef . [clip(non_semantic, -0.5, 2), "
-                     "excess_one_dimensional - 0.5, clip(augment_retention, -0.5, 1.5) - 1])",
+            "excess_one_dimensional - 0.5, clip(augment_retention, -0.5, 1.5) - 1])",
             "prior_high": self.prior_high,
             "coefficients": {"intercept": self.intercept, **self.coef},
             "coefficients_pool3_only": self.coef_pool3_only,
@@ -100,10 +102,20 @@ class ProbeModel:
         prior = float(d["prior_high"])
         if not 0.0 < prior < 1.0:
             raise ValueError(f"prior_high {prior} is not in (0, 1)")
-        meta = {k: v for k, v in d.items()
-                if k not in ("probe_version", "model", "coefficients", "coefficients_pool3_only", "episode", "prior_high")}
-        return cls(str(d["probe_version"]), float(c["intercept"]), {t: float(c[t]) for t in TERMS}, prior,
-                   {k: float(v) for k, v in d.get("coefficients_pool3_only", {}).items()}, dict(d.get("episode", {})), meta)
+        meta = {
+            k: v
+            for k, v in d.items()
+            if k not in ("probe_version", "model", "coefficients", "coefficients_pool3_only", "episode", "prior_high")
+        }
+        return cls(
+            str(d["probe_version"]),
+            float(c["intercept"]),
+            {t: float(c[t]) for t in TERMS},
+            prior,
+            {k: float(v) for k, v in d.get("coefficients_pool3_only", {}).items()},
+            dict(d.get("episode", {})),
+            meta,
+        )
 
 
 def model_path() -> Path:
@@ -116,7 +128,9 @@ def _load(path: str) -> ProbeModel:
     try:
         return ProbeModel.from_dict(doc)
     except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"The probe model file {path} is damaged ({exc}); run `vptadvisor probe-suite --fit` to rewrite it.")
+        raise UsageError(
+            f"The probe model file {path} is damaged ({exc}); run `vptadvisor probe-suite --fit` to rewrite it."
+        ) from None
 
 
 def load_model(path: str | Path | None = None) -> ProbeModel:

@@ -67,8 +67,11 @@ def encode_labels(labels: Sequence, min_per_class: int) -> tuple[np.ndarray, lis
     remap[keep] = np.arange(int(keep.sum()))
     y = remap[inverse]
     notes = {
-        "n_images": len(names), "n_classes": len(classes), "n_classes_used": int(keep.sum()),
-        "n_images_used": int(np.sum(y >= 0)), "smallest_class": int(counts[keep].min()),
+        "n_images": len(names),
+        "n_classes": len(classes),
+        "n_classes_used": int(keep.sum()),
+        "n_images_used": int(np.sum(y >= 0)),
+        "smallest_class": int(counts[keep].min()),
         "largest_class": int(counts[keep].max()),
     }
     return y, [str(c) for c in classes[keep]], notes
@@ -109,8 +112,9 @@ def episodes(y: np.ndarray, k_all: int, config: EpisodeConfig, rng: np.random.Ge
         yield np.concatenate(idx), np.concatenate(ye)
 
 
-def measure(features: dict[str, np.ndarray], labels: Sequence, seed: int = 0,
-            config: EpisodeConfig = EpisodeConfig()) -> tuple[dict[str, float], dict]:
+def measure(
+    features: dict[str, np.ndarray], labels: Sequence, seed: int = 0, config: EpisodeConfig = EpisodeConfig()
+) -> tuple[dict[str, float], dict]:
     """Average episode signals for row-aligned `features` (needs "pool3") and `labels`.
 
     Returns (signals, notes); notes hold the class counts, the episode settings and each signal's

@@ -168,8 +168,10 @@ def objective_sentence(obj: object) -> str:
     elif p >= 1 - DISPARITY_CLEAR:
         reading = "unlike ImageNet's labels, they ask how many, where or which way round: high disparity"
     else:  # in the uncertain band: one conclusion, "mixed", not the two signals' readings side by side
-        return (f"measured by the probe: mixed evidence (P(high) {p:.2f}), so the verdict weighs both cases; "
-                "declare --objective if you know what the labels ask")
+        return (
+            f"measured by the probe: mixed evidence (P(high) {p:.2f}), so the verdict weighs both cases; "
+            "declare --objective if you know what the labels ask"
+        )
     return f"measured by the probe: {reading} (P(high) {p:.2f})"
 
 

@@ -72,8 +72,13 @@ def _size_only(train: Rows, test: Rows) -> Forecast:
         return 0.5 * (logdetV + 2 * float(np.sum(np.log(np.diag(L)))) + yVy - z @ z)
 
     bounds = (math.log(0.05), math.log(50.0))
-    res = optimize.minimize(nle, np.array([math.log(3.0), math.log(3.0)]), method="SLSQP", bounds=(bounds, bounds),
-                            options={"ftol": 1e-12, "maxiter": 500})
+    res = optimize.minimize(
+        nle,
+        np.array([math.log(3.0), math.log(3.0)]),
+        method="SLSQP",
+        bounds=(bounds, bounds),
+        options={"ftol": 1e-12, "maxiter": 500},
+    )
     A, b, _, _ = pieces(res.x)
     cov = np.linalg.inv(A)
     mean = Xt @ (cov @ b)
@@ -117,8 +122,9 @@ def forecast(name: str, train: Rows, test: Rows) -> Forecast:
     n = len(test.margin)
     if name in ("always-vpt", "always-ft"):
         base = float(np.mean(metrics.outcome(train.margin)))
-        return Forecast(p=np.full(n, base), call_vpt=np.full(n, name == "always-vpt"),
-                        margin=np.full(n, train.margin.mean()))
+        return Forecast(
+            p=np.full(n, base), call_vpt=np.full(n, name == "always-vpt"), margin=np.full(n, train.margin.mean())
+        )
     if name == "size-only":
         return _size_only(train, test)
     if name == "size-threshold":

@@ -38,8 +38,13 @@ _EXACT = {  # lower-case name -> (family, note); empty note = the study's own ch
     "vit-b16-in21k": ("vit-b16-in21k", ""),
     "vit_base_patch16_224.orig_in21k": ("vit-b16-in21k", ""),
     "vit_base_patch16_224_in21k": ("vit-b16-in21k", ""),
-    "vit_base_patch16_224.augreg_in21k": ("vit-b16-in21k", ("same architecture and pretraining data, but the "
-                                          "AugReg training recipe; the study used the original ImageNet-21k checkpoint")),
+    "vit_base_patch16_224.augreg_in21k": (
+        "vit-b16-in21k",
+        (
+            "same architecture and pretraining data, but the "
+            "AugReg training recipe; the study used the original ImageNet-21k checkpoint"
+        ),
+    ),
     "vit_base_patch16_224.augreg_in21k_ft_in1k": ("vit-b16-in21k", "AugReg recipe, " + _FT1K),
     "vit_base_patch16_224.augreg2_in21k_ft_in1k": ("vit-b16-in21k", "AugReg2 recipe, " + _FT1K),
     "vit_base_patch16_224": ("vit-b16-in21k", "timm's default tag (augreg2_in21k_ft_in1k), " + _FT1K),
@@ -51,8 +56,11 @@ _EXACT = {  # lower-case name -> (family, note); empty note = the study's own ch
     "vit-b16-mocov3": ("vit-b16-mocov3", ""),
 }
 _PATTERNS = [  # (regex on the lower-case name, family, note)
-    (r"^swin_base_patch4_window(7_224|12_384)\.ms_in22k(_ft_in1k)?$", "swin-b-in21k",
-     "another Swin-B ImageNet-22k checkpoint (window size or an extra ImageNet-1k fine-tuning differs from the study's)"),
+    (
+        r"^swin_base_patch4_window(7_224|12_384)\.ms_in22k(_ft_in1k)?$",
+        "swin-b-in21k",
+        "another Swin-B ImageNet-22k checkpoint (window size or an extra ImageNet-1k fine-tuning differs from the study's)",
+    ),
     (r"^vit_base_patch16_224[._-].*moco[_-]?v3", "vit-b16-mocov3", ""),
 ]
 

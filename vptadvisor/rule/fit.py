@@ -39,11 +39,15 @@ INTERVAL_LEVEL = 0.8
 # 167.69 (ratio 0.80). Centred on 1 with sd 0.15 both lie within 1.5 sd (docs/rule.md).
 FID_SCALE_SD = 0.15
 CAVEATS = [
-    ("Fitted on published results for four backbones (ViT-B/16 ImageNet-21k at 400-21,536 images and one-shot; "
-     "Swin-B ImageNet-21k, ViT-B/16 MAE and MoCo v3 at 800 images only)."),
-    ("Per-task FID is published only for the five FGVC tasks; a VTAB task's FID is modelled as unknown around its "
-     "group's mean (Natural 156.39, Specialized 245.69, Structured 234.96) with sd "
-     f"{model.FID_WITHIN_SD:g}, so the FID effect rests on between-group differences plus five FGVC tasks."),
+    (
+        "Fitted on published results for four backbones (ViT-B/16 ImageNet-21k at 400-21,536 images and one-shot; "
+        "Swin-B ImageNet-21k, ViT-B/16 MAE and MoCo v3 at 800 images only)."
+    ),
+    (
+        "Per-task FID is published only for the five FGVC tasks; a VTAB task's FID is modelled as unknown around its "
+        "group's mean (Natural 156.39, Specialized 245.69, Structured 234.96) with sd "
+        f"{model.FID_WITHIN_SD:g}, so the FID effect rests on between-group differences plus five FGVC tasks."
+    ),
     "Task-objective disparity is the paper's categorical VTAB grouping (Structured = high), not a measurement.",
     "The one-shot rows (one image per class, n = number of classes) are the only evidence below 400 images.",
     "Ties at the printed precision (Clevr/distance at 400 and 800 images) count as half a win for each side.",
@@ -82,7 +86,10 @@ def make_dataset(rows: list[StudyRow]) -> Dataset:
         disparity=np.array([1.0 if r.disparity == "high" else 0.0 for r in rows]),
         n_train=np.array([r.n_train for r in rows], dtype=np.float64),
         margin=np.array([r.margin for r in rows], dtype=np.float64),
-        fid_prior_mean=mean, fid_prior_sd=sd, n_families=len(FAMILIES))
+        fid_prior_mean=mean,
+        fid_prior_sd=sd,
+        n_families=len(FAMILIES),
+    )
     return Dataset(rows=list(rows), tasks=tasks, data=data)
 
 
@@ -108,18 +115,37 @@ def family_support(rows: list[StudyRow]) -> dict:
     out = {}
     for key in FAMILIES:
         sub = [r for r in rows if r.backbone == key]
-        fids = {kind: [min(r.fid for r in sub if r.disparity == kind), max(r.fid for r in sub if r.disparity == kind)]
-                for kind in ("low", "high") if any(r.disparity == kind for r in sub)}
-        out[key] = {"label": LABELS[key], "n_rows": len(sub), "n_tasks": len({r.task for r in sub}),
-                    "n_train": [min(r.n_train for r in sub), max(r.n_train for r in sub)], "fid": fids,
-                    "vpt_wins": sum(r.winner == "vpt" for r in sub), "ft_wins": sum(r.winner == "ft" for r in sub),
-                    "ties": sum(r.winner == "tie" for r in sub)}
+        fids = {
+            kind: [min(r.fid for r in sub if r.disparity == kind), max(r.fid for r in sub if r.disparity == kind)]
+            for kind in ("low", "high")
+            if any(r.disparity == kind for r in sub)
+        }
+        out[key] = {
+            "label": LABELS[key],
+            "n_rows": len(sub),
+            "n_tasks": len({r.task for r in sub}),
+            "n_train": [min(r.n_train for r in sub), max(r.n_train for r in sub)],
+            "fid": fids,
+            "vpt_wins": sum(r.winner == "vpt" for r in sub),
+            "ft_wins": sum(r.winner == "ft" for r in sub),
+            "ties": sum(r.winner == "tie" for r in sub),
+        }
     return out
 
 
 def _row(r: StudyRow) -> dict:
-    return {"task": r.task, "group": r.group, "family": r.backbone, "evidence": r.evidence, "n_train": r.n_train,
-            "fid": r.fid, "fid_source": r.fid_source, "disparity": r.disparity, "margin": r.margin, "winner": r.winner}
+    return {
+        "task": r.task,
+        "group": r.group,
+        "family": r.backbone,
+        "evidence": r.evidence,
+        "n_train": r.n_train,
+        "fid": r.fid,
+        "fid_source": r.fid_source,
+        "disparity": r.disparity,
+        "margin": r.margin,
+        "winner": r.winner,
+    }
 
 
 def build_rule(rows: list[StudyRow], table_label: str = "data/study/study_table.csv") -> dict:
@@ -132,8 +158,10 @@ def build_rule(rows: list[StudyRow], table_label: str = "data/study/study_table.
     draws = fit_draws(ds)
     sha = table_sha256(rows)
     default = [r for r in fr if r.backbone == DEFAULT_BACKBONE and r.evidence == "fit"]
-    coefficients = {fam: {t: _summary(draws.theta[:, b, k]) for k, t in enumerate(model.FAMILY_TERMS)}
-                    for b, fam in enumerate(FAMILIES)}
+    coefficients = {
+        fam: {t: _summary(draws.theta[:, b, k]) for k, t in enumerate(model.FAMILY_TERMS)}
+        for b, fam in enumerate(FAMILIES)
+    }
     return {
         "format": RULE_FORMAT,
         "rule_version": f"{METHOD_VERSION}+{sha[:10]}",
@@ -141,10 +169,19 @@ def build_rule(rows: list[StudyRow], table_label: str = "data/study/study_table.
         "disparity, FID to the pretraining data and the training-set size, per backbone family: hierarchical "
         "Bayesian model with family-level effects and noise, task effects, Student-t residuals whose scale "
         "depends on the training-set size, and each VTAB task's FID uncertain around its group mean (Gibbs sampling).",
-        "backbone": {"key": DEFAULT_BACKBONE, "label": LABELS[DEFAULT_BACKBONE], "families": list(FAMILIES),
-                     "names": known_names()},
-        "table": {"file": table_label, "sha256": sha, "n_rows": len(fr), "n_tasks": len(ds.tasks),
-                  "n_rows_default_fit": len(default)},
+        "backbone": {
+            "key": DEFAULT_BACKBONE,
+            "label": LABELS[DEFAULT_BACKBONE],
+            "families": list(FAMILIES),
+            "names": known_names(),
+        },
+        "table": {
+            "file": table_label,
+            "sha256": sha,
+            "n_rows": len(fr),
+            "n_tasks": len(ds.tasks),
+            "n_rows_default_fit": len(default),
+        },
         "features": {
             "disparity": "1 = high task-objective disparity (counting, distance, orientation, location), "
             "0 = low (classification-like); a probability p mixes the two predictions with weights p, 1-p",
@@ -157,20 +194,34 @@ def build_rule(rows: list[StudyRow], table_label: str = "data/study/study_table.
         "population": {t: _summary(draws.theta0[:, k]) for k, t in enumerate(model.FAMILY_TERMS)},
         "between_family_sd": {t: _summary(draws.s[:, k]) for k, t in enumerate(model.FAMILY_TERMS)},
         "shared": {t: _summary(draws.lam[:, k]) for k, t in enumerate(model.SHARED_TERMS)},
-        "noise": {"task_sd": _summary(draws.tau), "residual_sd": {f: _summary(draws.sigma[:, b])
-                                                                    for b, f in enumerate(FAMILIES)},
-                  "nu": _summary(draws.nu), "kappa": _summary(draws.kappa),
-                  "note": "margin = family terms + shared size terms + exp(kappa log2(n/800)) (task effect + "
-                  "Student-t residual), in points"},
-        "fid": {"within_group_sd": model.FID_WITHIN_SD, "scale_sd": FID_SCALE_SD,
-                "note": "a VTAB task's FID ~ N(group mean, within_group_sd^2) in the fit; a user's FID is mapped "
-                "to the published scale with a log-normal factor of sd scale_sd"},
-        "sampler": {"method": "Gibbs", "seed": SEED, "n_iter": model.N_ITER, "n_burn": model.N_BURN,
-                    "thin": model.THIN, "n_draws": draws.n},
+        "noise": {
+            "task_sd": _summary(draws.tau),
+            "residual_sd": {f: _summary(draws.sigma[:, b]) for b, f in enumerate(FAMILIES)},
+            "nu": _summary(draws.nu),
+            "kappa": _summary(draws.kappa),
+            "note": "margin = family terms + shared size terms + exp(kappa log2(n/800)) (task effect + "
+            "Student-t residual), in points",
+        },
+        "fid": {
+            "within_group_sd": model.FID_WITHIN_SD,
+            "scale_sd": FID_SCALE_SD,
+            "note": "a VTAB task's FID ~ N(group mean, within_group_sd^2) in the fit; a user's FID is mapped "
+            "to the published scale with a log-normal factor of sd scale_sd",
+        },
+        "sampler": {
+            "method": "Gibbs",
+            "seed": SEED,
+            "n_iter": model.N_ITER,
+            "n_burn": model.N_BURN,
+            "thin": model.THIN,
+            "n_draws": draws.n,
+        },
         "decision": dict(DECISION, interval_level=INTERVAL_LEVEL),
         "families": family_support(fr),
-        "study_range": {"fid": [_r(min(r.fid for r in default)), _r(max(r.fid for r in default))],
-                        "n_train": [min(r.n_train for r in default), max(r.n_train for r in default)]},
+        "study_range": {
+            "fid": [_r(min(r.fid for r in default)), _r(max(r.fid for r in default))],
+            "n_train": [min(r.n_train for r in default), max(r.n_train for r in default)],
+        },
         "evidence_rows": [_row(r) for r in default],
         "rows": [_row(r) for r in fr],
         "caveats": CAVEATS,
@@ -182,8 +233,17 @@ def draws_to_json(d: model.Draws) -> dict:
     def q(a: np.ndarray) -> list:
         return [_r(v, 7) for v in np.asarray(a).ravel()]
 
-    return {"n": d.n, "theta": q(d.theta), "theta0": q(d.theta0), "s": q(d.s), "lam": q(d.lam), "tau": q(d.tau),
-            "sigma": q(d.sigma), "nu": q(d.nu), "kappa": q(d.kappa)}
+    return {
+        "n": d.n,
+        "theta": q(d.theta),
+        "theta0": q(d.theta0),
+        "s": q(d.s),
+        "lam": q(d.lam),
+        "tau": q(d.tau),
+        "sigma": q(d.sigma),
+        "nu": q(d.nu),
+        "kappa": q(d.kappa),
+    }
 
 
 def draws_from_json(doc: dict) -> model.Draws:
@@ -193,8 +253,16 @@ def draws_from_json(doc: dict) -> model.Draws:
         return np.array(doc[key], dtype=np.float64).reshape((n,) + shape)
 
     B = len(doc["sigma"]) // n
-    return model.Draws(theta=a("theta", B, 3), theta0=a("theta0", 3), s=a("s", 3), lam=a("lam", len(model.SHARED_TERMS)),
-                       tau=a("tau"), sigma=a("sigma", B), nu=a("nu"), kappa=a("kappa"))
+    return model.Draws(
+        theta=a("theta", B, 3),
+        theta0=a("theta0", 3),
+        s=a("s", 3),
+        lam=a("lam", len(model.SHARED_TERMS)),
+        tau=a("tau"),
+        sigma=a("sigma", B),
+        nu=a("nu"),
+        kappa=a("kappa"),
+    )
 
 
 def table_label(table: str | Path | None) -> str:
@@ -226,7 +294,10 @@ def fit_and_write(table: str | Path | None = None, out: str | Path | None = None
 
 def coef_summary(doc: dict) -> list[tuple[str, str, float, float, float, float]]:
     """(family, term, mean, sd, 90% lo, 90% hi) rows for display; family "all" for shared terms."""
-    out = [(fam, t, c["mean"], c["sd"], c["ci90"][0], c["ci90"][1])
-           for fam, terms in doc["coefficients"].items() for t, c in terms.items()]
+    out = [
+        (fam, t, c["mean"], c["sd"], c["ci90"][0], c["ci90"][1])
+        for fam, terms in doc["coefficients"].items()
+        for t, c in terms.items()
+    ]
     out += [("all", t, c["mean"], c["sd"], c["ci90"][0], c["ci90"][1]) for t, c in doc["shared"].items()]
     return out

@@ -58,8 +58,15 @@ def reliability(p: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> list[Reli
     out = []
     for part in np.array_split(order, min(n_bins, len(p))):
         if len(part):
-            out.append(ReliabilityBin(lo=float(p[part].min()), hi=float(p[part].max()), n=len(part),
-                                      mean_p=float(p[part].mean()), observed=float(y[part].mean())))
+            out.append(
+                ReliabilityBin(
+                    lo=float(p[part].min()),
+                    hi=float(p[part].max()),
+                    n=len(part),
+                    mean_p=float(p[part].mean()),
+                    observed=float(y[part].mean()),
+                )
+            )
     return out
 
 

@@ -132,7 +132,7 @@ def gibbs(data: ModelData, seed: int = 0, n_iter: int = N_ITER, n_burn: int = N_
     Z = np.zeros((R, P))
     Z[rows, cols_f] = 1.0
     Z[rows, cols_f + 1] = d
-    Z[:, 3 * B:3 * B + 4] = Zs
+    Z[:, 3 * B : 3 * B + 4] = Zs
     X1 = np.column_stack([np.ones(R), d, np.zeros(R)])
     for it in range(n_iter):
         h = np.exp(kappa * l)
@@ -147,9 +147,9 @@ def gibbs(data: ModelData, seed: int = 0, n_iter: int = N_ITER, n_burn: int = N_
         L = np.linalg.cholesky(A)
         mean = np.linalg.solve(L.T, np.linalg.solve(L, b))
         coef = mean + np.linalg.solve(L.T, rng.standard_normal(P))
-        theta = coef[:3 * B].reshape(B, 3)
-        lam = coef[3 * B:3 * B + 4]
-        u = coef[3 * B + 4:]
+        theta = coef[: 3 * B].reshape(B, 3)
+        lam = coef[3 * B : 3 * B + 4]
+        u = coef[3 * B + 4 :]
         # theta0 | theta, s ;  s^2 | theta, theta0 ;  tau^2 | u
         prec0 = THETA0_PRIOR_SD**-2 + B / s2
         theta0 = theta.sum(axis=0) / s2 / prec0 + rng.standard_normal(3) / np.sqrt(prec0)
@@ -215,9 +215,19 @@ class Noise:
         return Noise(rng.standard_normal(n), rng.standard_normal(n), rng.random(n), rng.standard_normal((n, 3)))
 
 
-def predictive(draws: Draws, noise: Noise, family: int | None, disparity: float, fid: float, n_train: float,
-               fid_sd: float = 0.0, scale_sd: float = 0.0, extra_sd: float = 0.0,
-               fid_fixed: np.ndarray | None = None, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def predictive(
+    draws: Draws,
+    noise: Noise,
+    family: int | None,
+    disparity: float,
+    fid: float,
+    n_train: float,
+    fid_sd: float = 0.0,
+    scale_sd: float = 0.0,
+    extra_sd: float = 0.0,
+    fid_fixed: np.ndarray | None = None,
+    w: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-draw predictive (mean, sd) of a new task's margin: a mixture of S Gaussians.
 
     ``family`` None = a backbone outside the study (a new family from the hierarchy; its noise
@@ -236,7 +246,12 @@ def predictive(draws: Draws, noise: Noise, family: int | None, disparity: float,
         theta = draws.theta[:, family, :]
         sigma = draws.sigma[:, family]
     l, lo = size_features(n_train)
-    mu = theta[:, 0] + theta[:, 1] * disparity + theta[:, 2] * f + draws.lam @ np.array([l, disparity * l, lo, disparity * lo])
+    mu = (
+        theta[:, 0]
+        + theta[:, 1] * disparity
+        + theta[:, 2] * f
+        + draws.lam @ np.array([l, disparity * l, lo, disparity * lo])
+    )
     if w is None:
         w = t_weights(draws, noise)
     h = size_scale(draws.kappa, n_train)

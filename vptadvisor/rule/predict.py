@@ -48,7 +48,11 @@ REFERENCE = {"p_high_disparity": 0.0, "fid": model.FID_CENTER, "n_train": model.
 KINDS = ("low", "high")
 
 OBJECTIVES = {  # declared objective -> P(high task-objective disparity)
-    "classification": 0.05, "counting": 0.95, "distance": 0.95, "orientation": 0.95, "location": 0.95,
+    "classification": 0.05,
+    "counting": 0.95,
+    "distance": 0.95,
+    "orientation": 0.95,
+    "location": 0.95,
     "other": 0.5,
 }
 
@@ -115,8 +119,10 @@ class Rule:
 
     def __init__(self, doc: dict):
         if doc.get("format") != RULE_FORMAT:
-            raise UsageError(f"rule file format {doc.get('format')!r} is not {RULE_FORMAT}: refit with "
-                             "`vptadvisor study fit` or reinstall vptadvisor.")
+            raise UsageError(
+                f"rule file format {doc.get('format')!r} is not {RULE_FORMAT}: refit with "
+                "`vptadvisor study fit` or reinstall vptadvisor."
+            )
         self.doc = doc
         self.draws = draws_from_json(doc["draws"])
         self.noise = model.Noise.make(self.draws.n)
@@ -140,8 +146,9 @@ class Rule:
         dn = lam[0] + kind * lam[1] + (lam[2] + kind * lam[3] if below else 0.0)
         return abs(float(theta[:, 2].mean())), abs(float(dn))
 
-    def _component(self, family: str, kind: int, fid: float, n_train: float, fid_sd: float,
-                   scale_sd: float) -> tuple[np.ndarray, np.ndarray, list[support.Excess]]:
+    def _component(
+        self, family: str, kind: int, fid: float, n_train: float, fid_sd: float, scale_sd: float
+    ) -> tuple[np.ndarray, np.ndarray, list[support.Excess]]:
         """Per-draw (mean, sd) for one disparity kind, with the support spread; and the excesses."""
         ex: list[support.Excess] = []
         extra = 0.0
@@ -149,12 +156,23 @@ class Rule:
             ex = support.excesses(self.doc["families"][family], KINDS[kind], fid, n_train, self.within_sd)
             s_fid, s_n = self._slopes(family, kind, n_train)
             extra = math.sqrt(sum(((s_fid if e.name == "fid" else s_n) * e.distance) ** 2 for e in ex))
-        mu, sd = model.predictive(self.draws, self.noise, self._index(family), float(kind), fid, n_train,
-                                  fid_sd=fid_sd, scale_sd=scale_sd, extra_sd=extra, w=self.w)
+        mu, sd = model.predictive(
+            self.draws,
+            self.noise,
+            self._index(family),
+            float(kind),
+            fid,
+            n_train,
+            fid_sd=fid_sd,
+            scale_sd=scale_sd,
+            extra_sd=extra,
+            w=self.w,
+        )
         return mu, sd, ex
 
-    def p_vpt(self, fid, p_high, n_train, fid_sd: float = 0.0, backbone: str | None = None,
-              fid_scale_sd: float | None = None) -> np.ndarray:
+    def p_vpt(
+        self, fid, p_high, n_train, fid_sd: float = 0.0, backbone: str | None = None, fid_scale_sd: float | None = None
+    ) -> np.ndarray:
         """P(VPT better), broadcast over numpy arrays: `fid` and `n_train` give the points where the
         two components are evaluated, `p_high` is broadcast against them (e.g. fids[None, :] with
         ps[:, None] gives a grid). Same number as `predict(...).p_vpt`."""
@@ -177,7 +195,7 @@ class Rule:
 
     # --- the verdict -------------------------------------------------------------------------
     def decide(self, p_vpt: float) -> str:
-        """"vpt", "ft" or "uncertain" (too close to call) for a P(VPT better), by the rule's thresholds."""
+        """ "vpt", "ft" or "uncertain" (too close to call) for a P(VPT better), by the rule's thresholds."""
         if p_vpt >= self.decision["vpt_if_p_at_least"]:
             return "vpt"
         return "ft" if p_vpt <= self.decision["ft_if_p_at_most"] else "uncertain"
@@ -189,9 +207,18 @@ class Rule:
         """Whether the backbone is in the rule's reference family (ViT-B/16 ImageNet-21k; None: yes)."""
         return families.resolve(backbone).key == families.DEFAULT_FAMILY
 
-    def predict(self, fid: float, p_high_disparity: float, n_train: int, backbone: str | None = None,
-                fid_sd: float = 0.0, n_fid_images: int | None = None, n_ref_images: int | None = None,
-                fid_note: str | None = None, fid_scale_sd: float | None = None) -> RulePrediction:
+    def predict(
+        self,
+        fid: float,
+        p_high_disparity: float,
+        n_train: int,
+        backbone: str | None = None,
+        fid_sd: float = 0.0,
+        n_fid_images: int | None = None,
+        n_ref_images: int | None = None,
+        fid_note: str | None = None,
+        fid_scale_sd: float | None = None,
+    ) -> RulePrediction:
         """Verdict for a dataset. ``fid`` is on the 1,000-image scale of `analyze` (already corrected);
         ``fid_scale_sd`` (default: the rule file's) is the uncertainty of mapping it onto the
         published scale (0: the FID is already on the published scale)."""
@@ -210,8 +237,10 @@ class Rule:
         m = float(weights @ mu_all)
         m_sd = math.sqrt(float(weights @ (sd_all**2 + mu_all**2)) - m**2)
         level = float(self.decision["interval_level"])
-        interval = (model.mixture_quantile(mu_all, sd_all, (1 - level) / 2, weights),
-                    model.mixture_quantile(mu_all, sd_all, (1 + level) / 2, weights))
+        interval = (
+            model.mixture_quantile(mu_all, sd_all, (1 - level) / 2, weights),
+            model.mixture_quantile(mu_all, sd_all, (1 + level) / 2, weights),
+        )
         notes: list[str] = []
         if fam.known:
             rule_choice = self.decide(p_vpt)
@@ -224,31 +253,54 @@ class Rule:
         if fam.known and choice != "uncertain" and out_list:
             edge = self._edge_p(fam.key, w, comps, fid, n_train, fid_sd, scale)
             if self.decide(edge) != choice:
-                notes.append(f"Outside the evidence the verdict is 'too close to call': at the edge of the "
-                             f"evidence P(VPT better) is {edge:.2f}, so the data do not reach a "
-                             f"{choice.upper()} call this far out.")
+                notes.append(
+                    f"Outside the evidence the verdict is 'too close to call': at the edge of the "
+                    f"evidence P(VPT better) is {edge:.2f}, so the data do not reach a "
+                    f"{choice.upper()} call this far out."
+                )
                 choice = "uncertain"
         nearest = self._nearest(fam.key, p_hi, fid, n_train)
         if choice != "uncertain" and nearest:
             wins = [r["winner"] for r in nearest]
             against = "ft" if choice == "vpt" else "vpt"
             if wins.count(against) > len(wins) / 2:
-                notes.append(f"The nearest published tasks ({', '.join(r['task'] for r in nearest)}) went "
-                             f"{against.upper()}'s way, against the model's {choice.upper()}: too close to call.")
+                notes.append(
+                    f"The nearest published tasks ({', '.join(r['task'] for r in nearest)}) went "
+                    f"{against.upper()}'s way, against the model's {choice.upper()}: too close to call."
+                )
                 choice = "uncertain"
         self._input_notes(p_hi, n_fid_images if not fid_note else None, n_ref_images if not fid_note else None, notes)
         if fid_note:
             notes.append(fid_note)
         contributions, ref = self._contributions(fam.key, p_hi, fid, n_train)
         return RulePrediction(
-            choice=choice, p_vpt=p_vpt, margin=m, margin_sd=m_sd, margin_interval=interval,
-            interval_level=level, rule_choice=rule_choice, backbone_covered=fam.known,
-            nearest_tasks=nearest, contributions=contributions, reference_margin=ref,
-            rule_version=self.rule_version, advice=_advice(choice, fam, p_vpt, bool(out_list)), notes=notes,
-            inputs={"fid": fid, "fid_sd": fid_sd, "fid_scale_sd": scale, "p_high_disparity": p_hi,
-                    "n_train": int(n_train), "backbone": backbone, "n_fid_images": n_fid_images,
-                    "n_ref_images": n_ref_images},
-            family=fam.key, family_label=fam.label, out_of_support=out_list,
+            choice=choice,
+            p_vpt=p_vpt,
+            margin=m,
+            margin_sd=m_sd,
+            margin_interval=interval,
+            interval_level=level,
+            rule_choice=rule_choice,
+            backbone_covered=fam.known,
+            nearest_tasks=nearest,
+            contributions=contributions,
+            reference_margin=ref,
+            rule_version=self.rule_version,
+            advice=_advice(choice, fam, p_vpt, bool(out_list)),
+            notes=notes,
+            inputs={
+                "fid": fid,
+                "fid_sd": fid_sd,
+                "fid_scale_sd": scale,
+                "p_high_disparity": p_hi,
+                "n_train": int(n_train),
+                "backbone": backbone,
+                "n_fid_images": n_fid_images,
+                "n_ref_images": n_ref_images,
+            },
+            family=fam.key,
+            family_label=fam.label,
+            out_of_support=out_list,
         )
 
     def _support(self, fam: families.Family, comps, live: list[int], notes: list[str]) -> list[dict]:
@@ -264,12 +316,15 @@ class Rule:
                     seen[key] = d
                     if e.name == "fid":
                         d["disparity"] = KINDS[k]
-                    notes.append(support.describe(e, KINDS[k] if e.name == "fid" else None)
-                                 + ": the prediction extrapolates and its spread is widened.")
+                    notes.append(
+                        support.describe(e, KINDS[k] if e.name == "fid" else None)
+                        + ": the prediction extrapolates and its spread is widened."
+                    )
         return out + list(seen.values())
 
-    def _edge_p(self, family: str, w: np.ndarray, comps, fid: float, n_train: float, fid_sd: float,
-                scale: float) -> float:
+    def _edge_p(
+        self, family: str, w: np.ndarray, comps, fid: float, n_train: float, fid_sd: float, scale: float
+    ) -> float:
         """P(VPT better) with every out-of-support input moved to the edge of the support."""
         p = 0.0
         for k in (0, 1):
@@ -318,8 +373,11 @@ class Rule:
         for r in self.doc["rows"]:
             if r["family"] != fam:
                 continue
-            dist = math.sqrt((p_hi - (r["disparity"] == "high")) ** 2 + ((fid - r["fid"]) / 50.0) ** 2
-                             + ((math.log2(n_train) - math.log2(r["n_train"])) / 2.0) ** 2)
+            dist = math.sqrt(
+                (p_hi - (r["disparity"] == "high")) ** 2
+                + ((fid - r["fid"]) / 50.0) ** 2
+                + ((math.log2(n_train) - math.log2(r["n_train"])) / 2.0) ** 2
+            )
             if r["task"] not in best or dist < best[r["task"]]["distance"]:
                 best[r["task"]] = dict(r, distance=round(dist, 4))
         return sorted(best.values(), key=lambda r: (r["distance"], r["task"]))[:N_NEAREST]
@@ -328,23 +386,34 @@ class Rule:
         if fam.named is None:
             notes.append(f"No backbone given: the rule assumes the study's reference backbone ({fam.label}).")
         elif not fam.known:
-            counts = "; ".join(f"{f['label']}: VPT won {f['vpt_wins']} of {f['n_rows']} rows"
-                               for f in self.doc["families"].values())
-            notes.append(f"Backbone {fam.named} is not one of the study's families, so the verdict is 'uncertain' and "
-                         f"the prediction is that of an unseen family (wider). The backbone can flip the answer "
-                         f"({counts}).")
+            counts = "; ".join(
+                f"{f['label']}: VPT won {f['vpt_wins']} of {f['n_rows']} rows" for f in self.doc["families"].values()
+            )
+            notes.append(
+                f"Backbone {fam.named} is not one of the study's families, so the verdict is 'uncertain' and "
+                f"the prediction is that of an unseen family (wider). The backbone can flip the answer "
+                f"({counts})."
+            )
         else:
             extra = f" ({fam.note})" if fam.note else ""
             notes.append(f"Backbone {fam.named}: evidence of the study family {fam.label}{extra}.")
 
     def _input_notes(self, p_hi, n_fid, n_ref, notes: list[str]) -> None:
         if DISPARITY_CLEAR < p_hi < 1 - DISPARITY_CLEAR:
-            notes.append(f"Task-objective disparity is uncertain (P(high) = {p_hi:.2f}: your labels may or may not "
-                         "ask what ImageNet's do), so the verdict weighs both cases.")
-        small = [f"{name} {k}" for name, k in (("dataset", n_fid), ("reference", n_ref)) if k is not None and k < FID_MIN_IMAGES]
+            notes.append(
+                f"Task-objective disparity is uncertain (P(high) = {p_hi:.2f}: your labels may or may not "
+                "ask what ImageNet's do), so the verdict weighs both cases."
+            )
+        small = [
+            f"{name} {k}"
+            for name, k in (("dataset", n_fid), ("reference", n_ref))
+            if k is not None and k < FID_MIN_IMAGES
+        ]
         if small:
-            notes.append(f"FID from few images ({', '.join(small)}; fewer than {FID_MIN_IMAGES}) is biased upward "
-                         "relative to the study's whole-dataset FIDs; treat the FID input as approximate.")
+            notes.append(
+                f"FID from few images ({', '.join(small)}; fewer than {FID_MIN_IMAGES}) is biased upward "
+                "relative to the study's whole-dataset FIDs; treat the FID input as approximate."
+            )
 
 
 def _check_inputs(fid: float, p_high: float, n_train: float, fid_sd: float) -> None:
@@ -360,15 +429,19 @@ def _check_inputs(fid: float, p_high: float, n_train: float, fid_sd: float) -> N
 
 def _advice(choice: str, fam: families.Family, p_vpt: float, outside: bool) -> str:
     if not fam.known:
-        return ("Run `vptadvisor pilot` on your backbone to measure both methods; the published evidence covers "
-                "other backbones only.")
+        return (
+            "Run `vptadvisor pilot` on your backbone to measure both methods; the published evidence covers "
+            "other backbones only."
+        )
     if choice == "vpt":
         return f"Use VPT: it beats full fine-tuning with probability {p_vpt:.0%} and stores about 1% of the parameters per task."
     if choice == "ft":
         return f"Use full fine-tuning: VPT beats it with probability only {p_vpt:.0%}."
     where = " (your inputs are outside the published evidence)" if outside else ""
-    return ("Too close to call" + where + ": choose VPT if storage or serving many tasks matters (it is the "
-            "cheaper to store), otherwise run `vptadvisor pilot` to measure both on your data.")
+    return (
+        "Too close to call" + where + ": choose VPT if storage or serving many tasks matters (it is the "
+        "cheaper to store), otherwise run `vptadvisor pilot` to measure both on your data."
+    )
 
 
 def load_rule(path: str | Path | None = None) -> Rule:
@@ -378,4 +451,3 @@ def load_rule(path: str | Path | None = None) -> Rule:
         raise UsageError(f"rule file {p} not found: run `vptadvisor study fit` or reinstall vptadvisor.")
     doc = read_json(p, what="rule file", hint="refit it with `vptadvisor study fit`")
     return Rule(doc)
-

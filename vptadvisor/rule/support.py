@@ -31,9 +31,12 @@ class Excess:
     edge: float | None  # the nearest supported value
 
     def to_dict(self) -> dict:
-        return {"input": self.name, "value": self.value, "support": None if self.support is None else
-                [round(self.support[0], 2), round(self.support[1], 2)],
-                "nearest_supported": None if self.edge is None else round(self.edge, 2)}
+        return {
+            "input": self.name,
+            "value": self.value,
+            "support": None if self.support is None else [round(self.support[0], 2), round(self.support[1], 2)],
+            "nearest_supported": None if self.edge is None else round(self.edge, 2),
+        }
 
 
 def n_range(family: dict) -> tuple[float, float]:

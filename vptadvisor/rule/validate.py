@@ -29,8 +29,13 @@ from vptadvisor.rule.fit import DECISION, INTERVAL_LEVEL, fitted_rows, make_data
 from vptadvisor.study.table import StudyRow
 
 N_BOOT = 1000
-SIZE_BANDS = [("<400 (one-shot)", 0, 400), ("400-799", 400, 800), ("800-1,999", 800, 2000),
-              ("2,000-9,999", 2000, 10000), (">=10,000", 10000, 10**9)]
+SIZE_BANDS = [
+    ("<400 (one-shot)", 0, 400),
+    ("400-799", 400, 800),
+    ("800-1,999", 800, 2000),
+    ("2,000-9,999", 2000, 10000),
+    (">=10,000", 10000, 10**9),
+]
 METRICS = ("log_loss", "sign_accuracy", "brier", "ece")
 
 
@@ -40,12 +45,22 @@ def _predict_rows(draws: model.Draws, rows: list[StudyRow]) -> np.ndarray:
     w = model.t_weights(draws, noise)
     out = np.empty((len(rows), 4))
     for i, r in enumerate(rows):
-        mu, sd = model.predictive(draws, noise, FAMILIES.index(r.backbone), 1.0 if r.disparity == "high" else 0.0,
-                                  r.fid, r.n_train, fid_sd=model.FID_WITHIN_SD if r.fid_source == "group-mean" else 0.0,
-                                  w=w)
-        out[i] = (model.mixture_p_positive(mu, sd), mu.mean(),
-                  model.mixture_quantile(mu, sd, (1 - INTERVAL_LEVEL) / 2),
-                  model.mixture_quantile(mu, sd, (1 + INTERVAL_LEVEL) / 2))
+        mu, sd = model.predictive(
+            draws,
+            noise,
+            FAMILIES.index(r.backbone),
+            1.0 if r.disparity == "high" else 0.0,
+            r.fid,
+            r.n_train,
+            fid_sd=model.FID_WITHIN_SD if r.fid_source == "group-mean" else 0.0,
+            w=w,
+        )
+        out[i] = (
+            model.mixture_p_positive(mu, sd),
+            mu.mean(),
+            model.mixture_quantile(mu, sd, (1 - INTERVAL_LEVEL) / 2),
+            model.mixture_quantile(mu, sd, (1 + INTERVAL_LEVEL) / 2),
+        )
     return out
 
 
@@ -86,10 +101,13 @@ def loto(rows: list[StudyRow], sampler: dict | None = None) -> tuple[np.ndarray,
 
 
 def _baseline_forecasts(vit: list[StudyRow]) -> dict[str, baselines.Forecast]:
-    data = baselines.Rows(task=np.array([r.task for r in vit]),
-                          disparity=np.array([1.0 if r.disparity == "high" else 0.0 for r in vit]),
-                          fid=np.array([r.fid for r in vit]), n_train=np.array([r.n_train for r in vit], dtype=float),
-                          margin=np.array([r.margin for r in vit]))
+    data = baselines.Rows(
+        task=np.array([r.task for r in vit]),
+        disparity=np.array([1.0 if r.disparity == "high" else 0.0 for r in vit]),
+        fid=np.array([r.fid for r in vit]),
+        n_train=np.array([r.n_train for r in vit], dtype=float),
+        margin=np.array([r.margin for r in vit]),
+    )
     n = len(vit)
     out = {k: baselines.Forecast(np.empty(n), np.empty(n, bool), np.empty(n)) for k in baselines.BASELINES}
     for t in sorted(set(data.task.tolist())):
@@ -100,8 +118,9 @@ def _baseline_forecasts(vit: list[StudyRow]) -> dict[str, baselines.Forecast]:
     return out
 
 
-def validate(rows: list[StudyRow], sampler: dict | None = None, full_draws: model.Draws | None = None,
-             n_boot: int = N_BOOT) -> dict:
+def validate(
+    rows: list[StudyRow], sampler: dict | None = None, full_draws: model.Draws | None = None, n_boot: int = N_BOOT
+) -> dict:
     """The whole LOTO report as a JSON-ready dict (module docstring)."""
     fr = fitted_rows(rows)
     pred, pred_ext = loto(rows, sampler)
@@ -116,8 +135,10 @@ def validate(rows: list[StudyRow], sampler: dict | None = None, full_draws: mode
     base = {k: _with_ci(f.p, f.call_vpt, f.margin, margin, task, boots) for k, f in base_fc.items()}
     diffs = {}
     for k, b in base.items():
-        diffs[k] = {m: {"value": round(rule[m] - b[m], 6), "ci": metrics.interval(rule["_boot"][m] - b["_boot"][m])}
-                    for m in METRICS}
+        diffs[k] = {
+            m: {"value": round(rule[m] - b[m], 6), "ci": metrics.interval(rule["_boot"][m] - b["_boot"][m])}
+            for m in METRICS
+        }
     beats = {k: rule["log_loss"] < b["log_loss"] for k, b in base.items()}
     y = metrics.outcome(margin)
     decisive = (p >= DECISION["vpt_if_p_at_least"]) | (p <= DECISION["ft_if_p_at_most"])
@@ -127,29 +148,40 @@ def validate(rows: list[StudyRow], sampler: dict | None = None, full_draws: mode
         ftask = np.array([r.task for r, kk in zip(fr, sel) if kk])
         fm = np.array([r.margin for r, kk in zip(fr, sel) if kk])
         inside = (pred[sel, 2] <= fm) & (fm <= pred[sel, 3])
-        fams[fam] = _public(_with_ci(pred[sel, 0], pred[sel, 0] >= 0.5, pred[sel, 1], fm, ftask,
-                                     metrics.task_bootstrap(ftask, n_boot)))
+        fams[fam] = _public(
+            _with_ci(pred[sel, 0], pred[sel, 0] >= 0.5, pred[sel, 1], fm, ftask, metrics.task_bootstrap(ftask, n_boot))
+        )
         fams[fam]["coverage80"] = round(float(inside.mean()), 6)
     one = np.array([r.evidence == "one-shot" for r in fr])
     one_rows = [r for r, k in zip(fr, one) if k]
     one_y = metrics.outcome(np.array([r.margin for r in one_rows]))
     const = np.array([np.mean([v for r2, v in zip(one_rows, one_y) if r2.task != r.task]) for r in one_rows])
-    external = {"one-shot": {"log_loss": round(metrics.log_loss(pred[one, 0], one_y), 6),
-                             "sign_accuracy": round(metrics.sign_accuracy(pred[one, 0] >= 0.5, one_y), 6),
-                             "brier": round(metrics.brier(pred[one, 0], one_y), 6), "n_rows": int(one.sum()),
-                             "scored": "leave-one-task-out (the one-shot rows are in the fit)",
-                             "constant_log_loss": round(metrics.log_loss(const, one_y), 6)}}
+    external = {
+        "one-shot": {
+            "log_loss": round(metrics.log_loss(pred[one, 0], one_y), 6),
+            "sign_accuracy": round(metrics.sign_accuracy(pred[one, 0] >= 0.5, one_y), 6),
+            "brier": round(metrics.brier(pred[one, 0], one_y), 6),
+            "n_rows": int(one.sum()),
+            "scored": "leave-one-task-out (the one-shot rows are in the fit)",
+            "constant_log_loss": round(metrics.log_loss(const, one_y), 6),
+        }
+    }
     ext = [r for r in rows if r.evidence == "external"]
     if ext:
         draws = full_draws if full_draws is not None else model.gibbs(make_dataset(fr).data, **(sampler or {}))
         pe = _predict_rows(draws, ext)[:, 0]
         ye = metrics.outcome(np.array([r.margin for r in ext]))
-        external["vpt-paper"] = {"log_loss": round(metrics.log_loss(pe, ye), 6),
-                                 "sign_accuracy": round(metrics.sign_accuracy(pe >= 0.5, ye), 6),
-                                 "brier": round(metrics.brier(pe, ye), 6), "n_rows": len(ext),
-                                 "scored": "rule fitted on all tasks; never fitted on these rows",
-                                 "task_held_out": {"log_loss": round(metrics.log_loss(pred_ext[:, 0], ye), 6),
-                                                   "sign_accuracy": round(metrics.sign_accuracy(pred_ext[:, 0] >= 0.5, ye), 6)}}
+        external["vpt-paper"] = {
+            "log_loss": round(metrics.log_loss(pe, ye), 6),
+            "sign_accuracy": round(metrics.sign_accuracy(pe >= 0.5, ye), 6),
+            "brier": round(metrics.brier(pe, ye), 6),
+            "n_rows": len(ext),
+            "scored": "rule fitted on all tasks; never fitted on these rows",
+            "task_held_out": {
+                "log_loss": round(metrics.log_loss(pred_ext[:, 0], ye), 6),
+                "sign_accuracy": round(metrics.sign_accuracy(pred_ext[:, 0] >= 0.5, ye), 6),
+            },
+        }
     cov_rows = np.array([r.backbone == DEFAULT_FAMILY for r in fr])
     coverage = []
     for name, lo, hi in SIZE_BANDS:
@@ -160,30 +192,60 @@ def validate(rows: list[StudyRow], sampler: dict | None = None, full_draws: mode
         hit = ((pred[band, 2] <= ym) & (ym <= pred[band, 3])).astype(float)
         btask = np.array([r.task for r, kk in zip(fr, band) if kk])
         bs = [hit[idx].mean() for idx in metrics.task_bootstrap(btask, n_boot)]
-        coverage.append({"band": name, "n_rows": int(band.sum()), "coverage": round(float(hit.mean()), 6),
-                         "ci": metrics.interval(np.array(bs))})
-    per_row = [{"task": r.task, "family": r.backbone, "evidence": r.evidence, "n_train": r.n_train,
-                "margin": r.margin, "pred_margin": round(float(pred[i, 1]), 4),
-                "interval80": [round(float(pred[i, 2]), 4), round(float(pred[i, 3]), 4)],
-                "p_vpt": round(float(pred[i, 0]), 4)} for i, r in enumerate(fr)]
+        coverage.append(
+            {
+                "band": name,
+                "n_rows": int(band.sum()),
+                "coverage": round(float(hit.mean()), 6),
+                "ci": metrics.interval(np.array(bs)),
+            }
+        )
+    per_row = [
+        {
+            "task": r.task,
+            "family": r.backbone,
+            "evidence": r.evidence,
+            "n_train": r.n_train,
+            "margin": r.margin,
+            "pred_margin": round(float(pred[i, 1]), 4),
+            "interval80": [round(float(pred[i, 2]), 4), round(float(pred[i, 3]), 4)],
+            "p_vpt": round(float(pred[i, 0]), 4),
+        }
+        for i, r in enumerate(fr)
+    ]
     losers = [k for k, v in beats.items() if not v]
     return {
         "rule": _public(rule),
         "baselines": {k: _public(v) for k, v in base.items()},
         "differences": diffs,
-        "n_rows": len(vit), "n_tasks": len(set(task.tolist())), "n_ties": int(np.sum(y == 0.5)),
-        "beats_baselines_on_log_loss": beats, "beats_all_baselines_on_log_loss": not losers,
-        "statement": "The rule beats every baseline on leave-one-task-out log loss." if not losers else
-        "The rule does NOT beat every baseline on leave-one-task-out log loss: it loses to or ties with "
-        + ", ".join(losers) + ".",
+        "n_rows": len(vit),
+        "n_tasks": len(set(task.tolist())),
+        "n_ties": int(np.sum(y == 0.5)),
+        "beats_baselines_on_log_loss": beats,
+        "beats_all_baselines_on_log_loss": not losers,
+        "statement": "The rule beats every baseline on leave-one-task-out log loss."
+        if not losers
+        else "The rule does NOT beat every baseline on leave-one-task-out log loss: it loses to or ties with "
+        + ", ".join(losers)
+        + ".",
         "external": external,
         "backbones": fams,
-        "coverage": {"level": INTERVAL_LEVEL, "bands": coverage, "rows": "ViT-B/16 ImageNet-21k (standard and one-shot)"},
-        "calibration": {"bins": [vars(b) for b in metrics.reliability(p, y)],
-                        "ece_if_calibrated": round(metrics.ece_if_calibrated(p), 6)},
-        "decisive": {"n_decisive": int(decisive.sum()), "share_decisive": round(float(decisive.mean()), 6),
-                     "accuracy_when_decisive": round(metrics.sign_accuracy(p[decisive] >= 0.5, y[decisive]), 6)
-                     if decisive.any() else None},
+        "coverage": {
+            "level": INTERVAL_LEVEL,
+            "bands": coverage,
+            "rows": "ViT-B/16 ImageNet-21k (standard and one-shot)",
+        },
+        "calibration": {
+            "bins": [vars(b) for b in metrics.reliability(p, y)],
+            "ece_if_calibrated": round(metrics.ece_if_calibrated(p), 6),
+        },
+        "decisive": {
+            "n_decisive": int(decisive.sum()),
+            "share_decisive": round(float(decisive.mean()), 6),
+            "accuracy_when_decisive": round(metrics.sign_accuracy(p[decisive] >= 0.5, y[decisive]), 6)
+            if decisive.any()
+            else None,
+        },
         "rows": per_row,
     }
 

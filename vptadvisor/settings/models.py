@@ -227,7 +227,10 @@ class PilotSettings(Settings):
     )
     seed: int = setting(0, "Seed for every random choice.", cli="--seed", shared=True, ge=0, le=MAX_SEED)
     prompt_length: Optional[int] = setting(
-        None, "Prompt tokens of every prompted arm (default: deep 10, shallow 50, vapt 10).", cli="--prompt-length", ge=1
+        None,
+        "Prompt tokens of every prompted arm (default: deep 10, shallow 50, vapt 10).",
+        cli="--prompt-length",
+        ge=1,
     )
     vpt_lrs: Optional[list[float]] = setting(
         None,

@@ -88,13 +88,26 @@ def parse_csv(text: str) -> list[StudyRow]:
         raise UsageError(f"the study table's columns are {reader.fieldnames}, expected {COLUMNS}.")
     out = []
     for r in reader:
-        out.append(StudyRow(
-            task=r["task"], benchmark=r["benchmark"], group=r["group"], disparity=r["disparity"],
-            backbone=r["backbone"], evidence=r["evidence"], n_train=int(r["n_train"]), n_val=int(r["n_val"]),
-            ft_acc=float(r["ft_acc"]), vpt_acc=float(r["vpt_acc"]), margin=float(r["margin"]),
-            winner=r["winner"], fid=float(r["fid"]), fid_source=r["fid_source"],
-            source=r["source"], note=r["note"],
-        ))
+        out.append(
+            StudyRow(
+                task=r["task"],
+                benchmark=r["benchmark"],
+                group=r["group"],
+                disparity=r["disparity"],
+                backbone=r["backbone"],
+                evidence=r["evidence"],
+                n_train=int(r["n_train"]),
+                n_val=int(r["n_val"]),
+                ft_acc=float(r["ft_acc"]),
+                vpt_acc=float(r["vpt_acc"]),
+                margin=float(r["margin"]),
+                winner=r["winner"],
+                fid=float(r["fid"]),
+                fid_source=r["fid_source"],
+                source=r["source"],
+                note=r["note"],
+            )
+        )
     return out
 
 
