@@ -215,6 +215,16 @@ def engine_versions() -> dict[str, str]:
     return out
 
 
+def _engine_bases(cache_root: Path | None) -> list[Path]:
+    """Where converted models live, in order: the machine's cache (`vptadvisor.paths.cache_dir()`,
+    so a run with its own --cache-dir converts nothing again), this run's cache, the temp folder."""
+    from vptadvisor.paths import cache_dir
+
+    fallback = Path(tempfile.gettempdir()) / f"vptadvisor-engines-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    bases = [cache_dir() / "engines"] + ([cache_root / "engines"] if cache_root is not None else []) + [fallback]
+    return list(dict.fromkeys(bases))
+
+
 def _converted_model_dir(
     choice: EngineChoice, state_dict_fn, taps, names, cache_root: Path | None, weights_sha256: str
 ) -> Path:
@@ -224,12 +234,13 @@ def _converted_model_dir(
     fmt = "openvino-ir" if choice.engine == "openvino" else "onnx"
     version = engine_versions().get(choice.engine, "?") + f"-torch{torch.__version__}"
     key = hashlib.sha256(f"{fmt}|{version}|{weights_sha256}|{','.join(names)}".encode()).hexdigest()[:16]
-    fallback = Path(tempfile.gettempdir()) / f"vptadvisor-engines-{os.getuid() if hasattr(os, 'getuid') else 0}"
-    for base in ([cache_root / "engines"] if cache_root is not None else []) + [fallback]:
+    bases = _engine_bases(cache_root)
+    for base in bases:  # made before, wherever: the machine's cache, this run's cache, the temp folder
+        if (base / f"{fmt}-{key}" / "complete").is_file():
+            return base / f"{fmt}-{key}"
+    for base in bases:
         final = base / f"{fmt}-{key}"
         marker = final / "complete"
-        if marker.is_file():
-            return final
         try:
             base.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}-", dir=base))
@@ -291,12 +302,13 @@ def _openvino_runner(
     }
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
-    if cache_root is not None:
+    for base in _engine_bases(cache_root)[:-1]:  # OpenVINO's compiled-blob cache, beside the converted models
         try:
-            (cache_root / "engines" / "openvino-blobs").mkdir(parents=True, exist_ok=True)
-            core.set_property({"CACHE_DIR": str(cache_root / "engines" / "openvino-blobs")})
+            (base / "openvino-blobs").mkdir(parents=True, exist_ok=True)
+            core.set_property({"CACHE_DIR": str(base / "openvino-blobs")})
+            break
         except OSError:
-            pass
+            continue
     compiled = core.compile_model(str(model_dir / "model.xml"), "CPU", config)
     request = compiled.create_infer_request()
     outputs = [compiled.output(n) for n in names]
