@@ -17,8 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 from scipy import optimize, stats
 
 from vptadvisor.rule import metrics
@@ -56,7 +58,9 @@ def _size_only(train: Rows, test: Rows) -> Forecast:
     SX, Sy = T.T @ X, T.T @ y
     prior_prec = np.diag([1 / 20.0**2, 1 / 10.0**2])
 
-    def pieces(theta):
+    def pieces(
+        theta: npt.NDArray[np.float64],
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float, float]:
         tau2, sig2 = math.exp(2 * theta[0]), math.exp(2 * theta[1])
         c = tau2 / (sig2 + m * tau2)
         A = (X.T @ X - (SX * c[:, None]).T @ SX) / sig2 + prior_prec
@@ -65,11 +69,12 @@ def _size_only(train: Rows, test: Rows) -> Forecast:
         logdetV = float(np.sum((m - 1) * math.log(sig2) + np.log(sig2 + m * tau2)))
         return A, b, yVy, logdetV
 
-    def nle(theta):
+    def nle(theta: npt.NDArray[np.float64]) -> float:
         A, b, yVy, logdetV = pieces(theta)
         L = np.linalg.cholesky(A)
         z = np.linalg.solve(L, b)
-        return 0.5 * (logdetV + 2 * float(np.sum(np.log(np.diag(L)))) + yVy - z @ z)
+        # z @ z of a 1-d z is a scalar; numpy's stubs type it as an array
+        return cast(float, 0.5 * (logdetV + 2 * float(np.sum(np.log(np.diag(L)))) + yVy - z @ z))
 
     bounds = (math.log(0.05), math.log(50.0))
     res = optimize.minimize(

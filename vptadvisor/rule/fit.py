@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,12 +106,12 @@ def table_sha256(rows: list[StudyRow]) -> str:
     return hashlib.sha256(rows_to_csv(rows).encode("utf-8")).hexdigest()
 
 
-def _summary(values: np.ndarray) -> dict:
+def _summary(values: np.ndarray) -> dict[str, Any]:
     lo, hi = np.percentile(values, [5, 95])
     return {"mean": _r(values.mean()), "sd": _r(values.std()), "ci90": [_r(lo), _r(hi)]}
 
 
-def family_support(rows: list[StudyRow]) -> dict:
+def family_support(rows: list[StudyRow]) -> dict[str, Any]:
     """Per family: the rows' training sizes, FIDs per disparity kind and outcome counts."""
     out = {}
     for key in FAMILIES:
@@ -133,7 +134,7 @@ def family_support(rows: list[StudyRow]) -> dict:
     return out
 
 
-def _row(r: StudyRow) -> dict:
+def _row(r: StudyRow) -> dict[str, Any]:
     return {
         "task": r.task,
         "group": r.group,
@@ -148,7 +149,7 @@ def _row(r: StudyRow) -> dict:
     }
 
 
-def build_rule(rows: list[StudyRow], table_label: str = "data/study/study_table.csv") -> dict:
+def build_rule(rows: list[StudyRow], table_label: str = "data/study/study_table.csv") -> dict[str, Any]:
     """The rule document (JSON-ready) fitted on the fit and one-shot rows of ``rows``.
 
     ``sha256`` is the hash of the table's canonical CSV serialisation, so the rule records exactly
@@ -229,8 +230,8 @@ def build_rule(rows: list[StudyRow], table_label: str = "data/study/study_table.
     }
 
 
-def draws_to_json(d: model.Draws) -> dict:
-    def q(a: np.ndarray) -> list:
+def draws_to_json(d: model.Draws) -> dict[str, Any]:
+    def q(a: np.ndarray) -> list[float]:
         return [_r(v, 7) for v in np.asarray(a).ravel()]
 
     return {
@@ -246,7 +247,7 @@ def draws_to_json(d: model.Draws) -> dict:
     }
 
 
-def draws_from_json(doc: dict) -> model.Draws:
+def draws_from_json(doc: dict[str, Any]) -> model.Draws:
     n = int(doc["n"])
 
     def a(key: str, *shape: int) -> np.ndarray:
@@ -269,7 +270,7 @@ def table_label(table: str | Path | None) -> str:
     return "data/study/study_table.csv" if table is None else Path(table).name
 
 
-def rule_json(doc: dict) -> str:
+def rule_json(doc: dict[str, Any]) -> str:
     """Indented JSON; the posterior draws go last, one compact line per parameter."""
     head = {k: v for k, v in doc.items() if k != "draws"}
     text = json.dumps(head, indent=2, ensure_ascii=False, allow_nan=False)
@@ -283,7 +284,7 @@ def default_rule_path() -> Path:
     return data_dir() / "rule" / RULE_FILE
 
 
-def fit_and_write(table: str | Path | None = None, out: str | Path | None = None) -> tuple[dict, Path]:
+def fit_and_write(table: str | Path | None = None, out: str | Path | None = None) -> tuple[dict[str, Any], Path]:
     """Fit from the study table (default: the shipped one) and write the rule file atomically."""
     rows = load_table(table)
     doc = build_rule(rows, table_label(table))
@@ -292,7 +293,7 @@ def fit_and_write(table: str | Path | None = None, out: str | Path | None = None
     return doc, path
 
 
-def coef_summary(doc: dict) -> list[tuple[str, str, float, float, float, float]]:
+def coef_summary(doc: dict[str, Any]) -> list[tuple[str, str, float, float, float, float]]:
     """(family, term, mean, sd, 90% lo, 90% hi) rows for display; family "all" for shared terms."""
     out = [
         (fam, t, c["mean"], c["sd"], c["ci90"][0], c["ci90"][1])

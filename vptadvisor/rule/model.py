@@ -42,8 +42,10 @@ published one, and the measurement itself), so mu_s uses each draw's own F*_s.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special, stats
 
 FID_CENTER, FID_SCALE = 200.0, 50.0
@@ -61,12 +63,12 @@ FID_WITHIN_SD = 40.0  # sd of a VTAB task's FID around its group mean (docs/rule
 N_ITER, N_BURN, THIN = 1100, 300, 2  # 400 kept draws
 
 
-def size_features(n_train) -> tuple[np.ndarray, np.ndarray]:
+def size_features(n_train: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     n = np.asarray(n_train, dtype=np.float64)
     return np.log2(n / N_CENTER), np.minimum(np.log2(n / N_LOW), 0.0)
 
 
-def size_scale(kappa, n_train) -> np.ndarray:
+def size_scale(kappa: float | npt.NDArray[np.float64], n_train: npt.ArrayLike) -> np.ndarray:
     """h = exp(kappa log2(n / 800)): the noise scale factor at n training images."""
     return np.exp(kappa * size_features(n_train)[0])
 
@@ -104,7 +106,11 @@ class Draws:
         return len(self.tau)
 
 
-def _ig(rng: np.random.Generator, shape, scale):
+def _ig(
+    rng: np.random.Generator,
+    shape: float | npt.NDArray[np.float64],
+    scale: float | npt.NDArray[np.floating[Any]],
+) -> npt.NDArray[np.floating[Any]]:
     """Draw from InvGamma(shape, scale) (density proportional to x^(-shape-1) exp(-scale/x))."""
     return scale / rng.gamma(shape, 1.0, size=np.shape(scale))
 
@@ -128,7 +134,9 @@ def gibbs(data: ModelData, seed: int = 0, n_iter: int = N_ITER, n_burn: int = N_
     w = np.ones(R)
     nu, kappa = 4.0, 0.0
     rows = np.arange(R)
-    keep: dict[str, list] = {k: [] for k in ("theta", "theta0", "s", "lam", "tau", "sigma", "nu", "kappa")}
+    keep: dict[str, list[npt.NDArray[np.float64] | float]] = {
+        k: [] for k in ("theta", "theta0", "s", "lam", "tau", "sigma", "nu", "kappa")
+    }
     Z = np.zeros((R, P))
     Z[rows, cols_f] = 1.0
     Z[rows, cols_f + 1] = d
@@ -261,7 +269,8 @@ def predictive(
 
 def t_weights(draws: Draws, noise: Noise) -> np.ndarray:
     """The Student-t mixing weight of each draw's predictive: Gamma(nu/2, rate nu/2) quantile of u_w."""
-    return stats.gamma.ppf(noise.u_w, draws.nu / 2) / (draws.nu / 2)
+    # scipy's distribution methods are untyped (Any)
+    return cast("npt.NDArray[np.float64]", stats.gamma.ppf(noise.u_w, draws.nu / 2) / (draws.nu / 2))
 
 
 def mixture_p_positive(mu: np.ndarray, sd: np.ndarray) -> float:

@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from vptadvisor.errors import UsageError
 from vptadvisor.jsonfile import read_json
@@ -46,6 +49,8 @@ N_NEAREST = 3
 DISPARITY_CLEAR = 0.2
 REFERENCE = {"p_high_disparity": 0.0, "fid": model.FID_CENTER, "n_train": model.N_CENTER}
 KINDS = ("low", "high")
+# one disparity kind's per-draw (mean, sd) and the inputs outside the family's support
+Component = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[support.Excess]]
 
 OBJECTIVES = {  # declared objective -> P(high task-objective disparity)
     "classification": 0.05,
@@ -64,7 +69,7 @@ class ObjectivePrior:
     p_high_disparity: float
     source: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"p_high_disparity": self.p_high_disparity, "source": self.source}
 
 
@@ -92,18 +97,18 @@ class RulePrediction:
     interval_level: float
     rule_choice: str  # the model's call before the guards (unknown backbone: the reference family's call)
     backbone_covered: bool  # the backbone maps to one of the study's families
-    nearest_tasks: list[dict]
+    nearest_tasks: list[dict[str, Any]]
     contributions: dict[str, float]  # Shapley split of (margin - reference_margin) over the inputs
     reference_margin: float  # predicted margin of the reference task (REFERENCE) for the same family
     rule_version: str
     advice: str
     notes: list[str] = field(default_factory=list)
-    inputs: dict = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
     family: str = families.DEFAULT_FAMILY  # the study family whose evidence made the prediction ("unknown")
     family_label: str = ""
-    out_of_support: list[dict] = field(default_factory=list)  # inputs outside the family's evidence
+    out_of_support: list[dict[str, Any]] = field(default_factory=list)  # inputs outside the family's evidence
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["p_vpt"] = round(self.p_vpt, 4)
         for k in ("margin", "margin_sd", "reference_margin"):
@@ -117,7 +122,7 @@ class RulePrediction:
 class Rule:
     """The fitted decision rule (see vptadvisor/rule/model.py for the model)."""
 
-    def __init__(self, doc: dict):
+    def __init__(self, doc: dict[str, Any]):
         if doc.get("format") != RULE_FORMAT:
             raise UsageError(
                 f"rule file format {doc.get('format')!r} is not {RULE_FORMAT}: refit with "
@@ -171,7 +176,13 @@ class Rule:
         return mu, sd, ex
 
     def p_vpt(
-        self, fid, p_high, n_train, fid_sd: float = 0.0, backbone: str | None = None, fid_scale_sd: float | None = None
+        self,
+        fid: npt.ArrayLike,
+        p_high: npt.ArrayLike,
+        n_train: npt.ArrayLike,
+        fid_sd: float = 0.0,
+        backbone: str | None = None,
+        fid_scale_sd: float | None = None,
     ) -> np.ndarray:
         """P(VPT better), broadcast over numpy arrays: `fid` and `n_train` give the points where the
         two components are evaluated, `p_high` is broadcast against them (e.g. fids[None, :] with
@@ -303,11 +314,13 @@ class Rule:
             out_of_support=out_list,
         )
 
-    def _support(self, fam: families.Family, comps, live: list[int], notes: list[str]) -> list[dict]:
-        out: list[dict] = []
+    def _support(
+        self, fam: families.Family, comps: Sequence[Component], live: list[int], notes: list[str]
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         if not fam.known:
             out.append(support.Excess("backbone", str(fam.named), None, 0.0, None).to_dict())
-        seen: dict[str, dict] = {}
+        seen: dict[str, dict[str, Any]] = {}
         for k in live:
             for e in comps[k][2]:
                 d = e.to_dict()
@@ -323,7 +336,14 @@ class Rule:
         return out + list(seen.values())
 
     def _edge_p(
-        self, family: str, w: np.ndarray, comps, fid: float, n_train: float, fid_sd: float, scale: float
+        self,
+        family: str,
+        w: np.ndarray,
+        comps: Sequence[Component],
+        fid: float,
+        n_train: float,
+        fid_sd: float,
+        scale: float,
     ) -> float:
         """P(VPT better) with every out-of-support input moved to the edge of the support."""
         p = 0.0
@@ -331,9 +351,9 @@ class Rule:
             f, n = fid, n_train
             for e in comps[k][2]:
                 if e.name == "fid":
-                    f = float(e.edge)
+                    f = float(cast(float, e.edge))  # an fid/n_train excess always has an edge
                 elif e.name == "n_train":
-                    n = float(e.edge)
+                    n = float(cast(float, e.edge))
             mu, sd, _ = self._component(family, k, f, n, fid_sd, scale)
             p += float(w[k]) * model.mixture_p_positive(mu, sd)
         return p
@@ -343,10 +363,10 @@ class Rule:
         names = ("objective", "fid", "n_train")
         actual = (p_hi, fid, n_train)
         ref = (REFERENCE["p_high_disparity"], REFERENCE["fid"], REFERENCE["n_train"])
-        cache: dict[frozenset, float] = {}
+        cache: dict[frozenset[int], float] = {}
         backbone = None if family == families.UNKNOWN else family
 
-        def value(subset: frozenset) -> float:
+        def value(subset: frozenset[int]) -> float:
             if subset not in cache:
                 args = [actual[i] if i in subset else ref[i] for i in range(3)]
                 cache[subset] = self._mean_for(family, backbone, *args)
@@ -355,7 +375,7 @@ class Rule:
         phi = dict.fromkeys(names, 0.0)
         perms = list(itertools.permutations(range(3)))
         for perm in perms:
-            have: frozenset = frozenset()
+            have: frozenset[int] = frozenset()
             for i in perm:
                 phi[names[i]] += (value(have | {i}) - value(have)) / len(perms)
                 have = have | {i}
@@ -365,11 +385,11 @@ class Rule:
         means = [float(self._component(family, k, fid, n_train, 0.0, self.scale_sd)[0].mean()) for k in (0, 1)]
         return (1 - p_hi) * means[0] + p_hi * means[1]
 
-    def _nearest(self, family: str, p_hi: float, fid: float, n_train: float) -> list[dict]:
+    def _nearest(self, family: str, p_hi: float, fid: float, n_train: float) -> list[dict[str, Any]]:
         """Closest published rows of the family, one per task: distance in units of one disparity
         flip = 50 FID points = a factor of 4 in training images."""
         fam = family if family != families.UNKNOWN else families.DEFAULT_FAMILY
-        best: dict[str, dict] = {}
+        best: dict[str, dict[str, Any]] = {}
         for r in self.doc["rows"]:
             if r["family"] != fam:
                 continue
@@ -398,7 +418,7 @@ class Rule:
             extra = f" ({fam.note})" if fam.note else ""
             notes.append(f"Backbone {fam.named}: evidence of the study family {fam.label}{extra}.")
 
-    def _input_notes(self, p_hi, n_fid, n_ref, notes: list[str]) -> None:
+    def _input_notes(self, p_hi: float, n_fid: int | None, n_ref: int | None, notes: list[str]) -> None:
         if DISPARITY_CLEAR < p_hi < 1 - DISPARITY_CLEAR:
             notes.append(
                 f"Task-objective disparity is uncertain (P(high) = {p_hi:.2f}: your labels may or may not "

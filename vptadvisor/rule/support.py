@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Excess:
     distance: float  # beyond the edge: FID units of 50 / doublings of n; 0 for the backbone
     edge: float | None  # the nearest supported value
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "input": self.name,
             "value": self.value,
@@ -39,17 +40,17 @@ class Excess:
         }
 
 
-def n_range(family: dict) -> tuple[float, float]:
+def n_range(family: dict[str, Any]) -> tuple[float, float]:
     lo, hi = family["n_train"]
     return lo / 2.0, hi * 2.0
 
 
-def fid_range(family: dict, kind: str, within_sd: float) -> tuple[float, float] | None:
+def fid_range(family: dict[str, Any], kind: str, within_sd: float) -> tuple[float, float] | None:
     r = family["fid"].get(kind)
     return None if r is None else (r[0] - within_sd, r[1] + within_sd)
 
 
-def excesses(family: dict, kind: str, fid: float, n_train: float, within_sd: float) -> list[Excess]:
+def excesses(family: dict[str, Any], kind: str, fid: float, n_train: float, within_sd: float) -> list[Excess]:
     """Inputs outside the family's support for one disparity kind ("low" / "high")."""
     out = []
     fr = fid_range(family, kind, within_sd)

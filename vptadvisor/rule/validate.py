@@ -21,7 +21,10 @@ Reported (the JSON keys of ``vptadvisor study validate --format json``):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from vptadvisor.rule import baselines, metrics, model
 from vptadvisor.rule.families import DEFAULT_FAMILY, FAMILIES
@@ -64,13 +67,20 @@ def _predict_rows(draws: model.Draws, rows: list[StudyRow]) -> np.ndarray:
     return out
 
 
-def _scores(p: np.ndarray, margin_pred: np.ndarray, margin: np.ndarray) -> dict:
+def _scores(p: np.ndarray, margin_pred: np.ndarray, margin: np.ndarray) -> dict[str, float]:
     return metrics.score(p, p >= 0.5, margin_pred, margin).to_dict()
 
 
-def _with_ci(p, call, mpred, margin, task, boots) -> dict:
+def _with_ci(
+    p: npt.NDArray[np.float64],
+    call: npt.NDArray[np.bool_],
+    mpred: npt.NDArray[np.float64],
+    margin: npt.NDArray[np.float64],
+    task: npt.NDArray[np.int_],
+    boots: list[np.ndarray],
+) -> dict[str, Any]:
     y = metrics.outcome(margin)
-    d: dict = dict(metrics.score(p, call, mpred, margin).to_dict())
+    d: dict[str, Any] = dict(metrics.score(p, call, mpred, margin).to_dict())
     vals: dict[str, list[float]] = {k: [] for k in METRICS}
     for idx in boots:
         vals["log_loss"].append(metrics.log_loss(p[idx], y[idx]))
@@ -83,7 +93,7 @@ def _with_ci(p, call, mpred, margin, task, boots) -> dict:
     return d
 
 
-def loto(rows: list[StudyRow], sampler: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def loto(rows: list[StudyRow], sampler: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """LOTO predictions for every fitted row, and task-held-out predictions of the external rows."""
     fr = fitted_rows(rows)
     ext = [r for r in rows if r.evidence == "external"]
@@ -119,8 +129,11 @@ def _baseline_forecasts(vit: list[StudyRow]) -> dict[str, baselines.Forecast]:
 
 
 def validate(
-    rows: list[StudyRow], sampler: dict | None = None, full_draws: model.Draws | None = None, n_boot: int = N_BOOT
-) -> dict:
+    rows: list[StudyRow],
+    sampler: dict[str, int] | None = None,
+    full_draws: model.Draws | None = None,
+    n_boot: int = N_BOOT,
+) -> dict[str, Any]:
     """The whole LOTO report as a JSON-ready dict (module docstring)."""
     fr = fitted_rows(rows)
     pred, pred_ext = loto(rows, sampler)
@@ -250,5 +263,5 @@ def validate(
     }
 
 
-def _public(d: dict) -> dict:
+def _public(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if not k.startswith("_")}
