@@ -19,7 +19,7 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -146,6 +146,7 @@ def create_backbone(
         kwargs["img_size"] = int(img_size)
     source = "random"
     if pretrained:
+        path: Path | None
         if weights is not None:
             path = Path(weights).expanduser()
             if not path.is_file():
@@ -194,7 +195,7 @@ def _finish(name: str, model: nn.Module, source: str) -> tuple[nn.Module, Backbo
 
     if not isinstance(model, VisionTransformer) or getattr(model, "cls_token", None) is None:
         raise UsageError(f"{name} is not a timm VisionTransformer with a class token: pick e.g. {DEFAULT_BACKBONE}.")
-    cfg = model.pretrained_cfg or {}
+    cfg: dict[str, Any] = cast("dict[str, Any]", model.pretrained_cfg or {})
     patch = model.patch_embed.patch_size
     grid_img = model.patch_embed.img_size
     info = BackboneInfo(
@@ -205,8 +206,8 @@ def _finish(name: str, model: nn.Module, source: str) -> tuple[nn.Module, Backbo
         embed_dim=int(model.embed_dim),
         depth=len(model.blocks),
         num_params=sum(p.numel() for p in model.parameters()),
-        mean=tuple(float(v) for v in cfg.get("mean", (0.485, 0.456, 0.406))),
-        std=tuple(float(v) for v in cfg.get("std", (0.229, 0.224, 0.225))),
+        mean=cast("tuple[float, float, float]", tuple(float(v) for v in cfg.get("mean", (0.485, 0.456, 0.406)))),
+        std=cast("tuple[float, float, float]", tuple(float(v) for v in cfg.get("std", (0.229, 0.224, 0.225)))),
     )
     model.eval()
     return model, info

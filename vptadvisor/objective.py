@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -45,7 +45,9 @@ def decide_objective(
         if any(label is None for label in labels):
             raise MeasureError("the dataset has no labels (a flat folder), so the probe cannot read its objective")
         extract = pool3_function(extractor) if images is not None and extractor is not None else None
-        probe = probe_objective(features, list(labels), seed=seed, images=images if extract else None, extract=extract)
+        probe = probe_objective(
+            features, cast("list[str]", list(labels)), seed=seed, images=images if extract else None, extract=extract
+        )
     except MeasureError as exc:
         probe_error = exc.message.rstrip(".")
     block: dict = {}
@@ -53,7 +55,7 @@ def decide_objective(
         block = {
             "p_high_disparity": declared.p_high_disparity,
             "source": "declared",
-            "declared": objective.strip().lower(),
+            "declared": cast(str, objective).strip().lower(),
             "note": declared.source,
         }
     elif probe is not None:

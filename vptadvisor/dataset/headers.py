@@ -20,7 +20,7 @@ def header_ok(path: str | os.PathLike[str], max_pixels: int) -> bool:
                 width, height = im.size
     except Exception:
         return False
-    return 0 < width * height <= max_pixels
+    return bool(0 < width * height <= max_pixels)
 
 
 def count_readable(paths: Iterable[str | os.PathLike[str]], need: int, max_pixels: int) -> int:

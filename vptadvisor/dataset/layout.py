@@ -16,6 +16,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vptadvisor.dataset.walk import (
     IMAGE_EXTENSIONS,
@@ -135,9 +136,9 @@ def _resolve_inside(root: Path, relpath: str, where: str) -> tuple[Path, bool]:
     return path, inside(os.path.realpath(path), os.path.realpath(root))
 
 
-def _manifest_rows(manifest: Path) -> list[tuple[str, dict]]:
+def _manifest_rows(manifest: Path) -> list[tuple[str, dict[str, Any]]]:
     """(where, row) pairs of a CSV or JSONL manifest."""
-    rows: list[tuple[str, dict]] = []
+    rows: list[tuple[str, dict[str, Any]]] = []
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as fh:
             if manifest.suffix.lower() == ".jsonl":
@@ -170,7 +171,7 @@ def _manifest_rows(manifest: Path) -> list[tuple[str, dict]]:
     return rows
 
 
-def _check_fields(where: str, row: dict) -> None:
+def _check_fields(where: str, row: dict[str, Any]) -> None:
     for key, value in row.items():
         for text in (key, value):
             if isinstance(text, str) and "\x00" in text:
@@ -236,7 +237,7 @@ def _from_manifest(manifest: Path) -> Dataset:
     return Dataset(root=root, layout="manifest", samples=samples, missing=missing, skipped=sorted(skipped))
 
 
-def open_dataset(path: str | os.PathLike, layout: str = "auto") -> Dataset:
+def open_dataset(path: str | os.PathLike[str], layout: str = "auto") -> Dataset:
     """List a dataset's images and labels. `path` is a directory or a CSV/JSONL manifest file."""
     if layout not in LAYOUTS:
         raise UsageError(f"Unknown layout {layout!r}: choose one of {', '.join(LAYOUTS)}.")

@@ -15,7 +15,7 @@ import numpy as np
 from vptadvisor.dataset.layout import Sample
 
 
-def _quotas(sizes: dict[tuple, int], n: int) -> dict[tuple, int]:
+def _quotas(sizes: dict[tuple[str, str], int], n: int) -> dict[tuple[str, str], int]:
     total = sum(sizes.values())
     exact = {g: n * s / total for g, s in sizes.items()}
     floor_one = n >= len(sizes)
@@ -47,7 +47,7 @@ def stratified_sample(samples: list[Sample], n: int, seed: int = 0) -> list[int]
     """Indices (ascending) of at most `n` samples, stratified by (split, label), seeded."""
     if n >= len(samples):
         return list(range(len(samples)))
-    groups: dict[tuple, list[int]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, s in enumerate(samples):
         groups[(s.split or "", s.label or "")].append(i)
     quota = _quotas({g: len(v) for g, v in groups.items()}, n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,10 +34,10 @@ class DatasetSummary:
     conversions: dict[str, int]
     n_ignored: int = 0
     n_files: int = 0  # image files listed (readable or not)
-    sample: dict | None = None  # when only a sample was decoded: max_images, seed, n_listed, n_sampled, note
-    extra: dict = field(default_factory=dict)
+    sample: dict[str, Any] | None = None  # when only a sample was decoded: max_images, seed, n_listed, n_sampled, note
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("extra")
         return d
@@ -47,13 +48,13 @@ def summarize(
     kept: list[Sample],
     infos: list[ImageInfo],
     skipped: list[SkippedFile],
-    sample: dict | None = None,
+    sample: dict[str, Any] | None = None,
     n_train: int | None = None,
 ) -> DatasetSummary:
     """Counts are of the readable images decoded (the sample, when there is one); `n_train` overrides
     the training-set size (a sampled run counts every listed training file)."""
     per_class = Counter(s.label for s in kept if s.label is not None)
-    per_split: dict[str, Counter] = {}
+    per_split: dict[str, Counter[str]] = {}
     for s in kept:
         per_split.setdefault(s.split or "all", Counter())[s.label or ""] += 1
     widths = np.array([i.width for i in infos]) if infos else np.zeros(0)

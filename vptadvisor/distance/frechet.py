@@ -21,12 +21,24 @@ non-zero eigenvalues are those of CᵀC, so the smaller of the two is decomposed
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import numpy as np
+import numpy.typing as npt
 
-from vptadvisor.blas import on_one_blas_thread
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    # vptadvisor.blas is untyped; its decorator keeps the signature (functools.wraps).
+    def on_one_blas_thread(function: _F) -> _F: ...
+else:
+    from vptadvisor.blas import on_one_blas_thread
+
+_Array = npt.NDArray[np.float64]
 
 
-def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_stats(features: npt.ArrayLike) -> tuple[_Array, _Array]:
     """Mean and unbiased covariance (rows are samples), in float64."""
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
@@ -36,18 +48,21 @@ def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, (a.T @ a) / (x.shape[0] - 1)
 
 
-def _sqrt_eig_sum(sym: np.ndarray) -> float:
+def _sqrt_eig_sum(sym: _Array) -> float:
     """Σ √λ over the eigenvalues of a symmetric PSD matrix (tiny negative round-off clipped to 0)."""
     lam = np.linalg.eigvalsh((sym + sym.T) / 2)
     return float(np.sqrt(np.clip(lam, 0.0, None)).sum())
 
 
-def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
+def _psd_sqrt(sigma: _Array) -> _Array:
     w, v = np.linalg.eigh((sigma + sigma.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    root: _Array = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    return root
 
 
-def _check(mu1, sigma1, mu2, sigma2):
+def _check(
+    mu1: npt.ArrayLike, sigma1: npt.ArrayLike, mu2: npt.ArrayLike, sigma2: npt.ArrayLike
+) -> tuple[_Array, _Array, _Array, _Array]:
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
@@ -56,7 +71,7 @@ def _check(mu1, sigma1, mu2, sigma2):
 
 
 @on_one_blas_thread
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+def frechet_distance(mu1: npt.ArrayLike, sigma1: npt.ArrayLike, mu2: npt.ArrayLike, sigma2: npt.ArrayLike) -> float:
     """Equation (1) from the two Gaussians' parameters."""
     mu1, sigma1, mu2, sigma2 = _check(mu1, sigma1, mu2, sigma2)
     root = _psd_sqrt(sigma1)
@@ -66,7 +81,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 
 @on_one_blas_thread
-def frechet_distance_to_features(features: np.ndarray, mu2, sigma2) -> float:
+def frechet_distance_to_features(features: npt.ArrayLike, mu2: npt.ArrayLike, sigma2: npt.ArrayLike) -> float:
     """Equation (1) between the Gaussian fitted to `features` (N×d) and (mu2, sigma2), via (2)
     when N ≤ d, else via (1)."""
     x = np.asarray(features, dtype=np.float64)
@@ -87,7 +102,7 @@ def frechet_distance_to_features(features: np.ndarray, mu2, sigma2) -> float:
 
 
 @on_one_blas_thread
-def frechet_distance_between_features(x: np.ndarray, y: np.ndarray) -> float:
+def frechet_distance_between_features(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     """Equation (1) between the Gaussians fitted to samples `x` (N×d) and `y` (M×d), via (3)
     when both are smaller than d, else via (2) or (1)."""
     x = np.asarray(x, dtype=np.float64)

@@ -13,23 +13,37 @@ Beyond `_GRAM_LIMIT` rows a side, each subset's kernels are computed on their ow
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from vptadvisor.blas import on_one_blas_thread
+import numpy as np
+import numpy.typing as npt
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    # vptadvisor.blas is untyped; its decorator keeps the signature (functools.wraps).
+    def on_one_blas_thread(function: _F) -> _F: ...
+else:
+    from vptadvisor.blas import on_one_blas_thread
+
+_Array = npt.NDArray[np.float64]
 
 _GRAM_LIMIT = 6000
 
 
-def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a @ b.T / a.shape[1] + 1.0) ** 3
+def _kernel(a: _Array, b: _Array) -> _Array:
+    k: _Array = (a @ b.T / a.shape[1] + 1.0) ** 3
+    return k
 
 
-def _subset_sums(k: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _subset_sums(k: _Array, rows: _Array, cols: _Array) -> _Array:
     """sᵣᵀ K s_c for each pair of indicator rows."""
-    return np.einsum("ij,ij->i", rows @ k, cols)
+    sums: _Array = np.einsum("ij,ij->i", rows @ k, cols)
+    return sums
 
 
-def _indicators(rng: np.random.Generator, n: int, m: int, count: int) -> np.ndarray:
+def _indicators(rng: np.random.Generator, n: int, m: int, count: int) -> _Array:
     ind = np.zeros((count, n))
     for s in range(count):
         ind[s, rng.choice(n, m, replace=False)] = 1.0
@@ -38,7 +52,7 @@ def _indicators(rng: np.random.Generator, n: int, m: int, count: int) -> np.ndar
 
 @on_one_blas_thread
 def kernel_inception_distance(
-    x: np.ndarray, y: np.ndarray, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0
+    x: npt.ArrayLike, y: npt.ArrayLike, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float, int]:
     """(mean KID, std over subsets, subset size used)."""
     x = np.asarray(x, dtype=np.float64)

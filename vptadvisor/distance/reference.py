@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,7 +33,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 class Reference:
     name: str
     path: Path
-    meta: dict
+    meta: dict[str, Any]
     features: np.ndarray | None  # all features, when stored
     mu: np.ndarray | None
     sigma: np.ndarray | None
@@ -51,7 +52,8 @@ class Reference:
 
         if self.features is not None:
             return frechet_distance_between_features(features, self.features)
-        return frechet_distance_to_features(features, self.mu, self.sigma)
+        # a reference without features has statistics (load_reference refuses one with neither)
+        return frechet_distance_to_features(features, cast(np.ndarray, self.mu), cast(np.ndarray, self.sigma))
 
 
 def shipped_reference_dir() -> Path:
@@ -120,7 +122,7 @@ def load_reference(name_or_path: str = DEFAULT_REFERENCE) -> Reference:
     return Reference(meta.get("name", path.stem), path, meta, features, arrays.get("mu"), arrays.get("sigma"), kid)
 
 
-def check_contents(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+def check_contents(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     """Refuse a reference whose arrays cannot give a Fréchet distance: wrong shapes, non-finite values,
     fewer than MIN_ROWS feature rows (exit 2, naming the array)."""
     shapes = {
@@ -154,7 +156,7 @@ def check_contents(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> Non
         raise UsageError(f"Reference {path}: its metadata says n_images={n!r}; {rebuild}.")
 
 
-def check_compatible(reference: Reference, identity: dict) -> None:
+def check_compatible(reference: Reference, identity: dict[str, Any]) -> None:
     """Refuse a reference whose features were made differently from the dataset's."""
     theirs = reference.meta.get("extractor", {})
     for key, label in (
@@ -174,7 +176,9 @@ def check_compatible(reference: Reference, identity: dict) -> None:
         )
 
 
-def save_reference(path: Path, name: str, features: np.ndarray, identity: dict, source: str, seed: int = 0) -> Path:
+def save_reference(
+    path: Path, name: str, features: np.ndarray, identity: dict[str, Any], source: str, seed: int = 0
+) -> Path:
     from safetensors.numpy import save_file
 
     from vptadvisor.atomic import atomic_path

@@ -26,12 +26,17 @@ docs/rule.md. So before the rule sees it, a dataset's FID is standardised to N_S
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vptadvisor.paths import data_dir
+
+if TYPE_CHECKING:
+    from vptadvisor.distance.reference import Reference
 
 N_STANDARD = 1000
 SUBSET_REPEATS = 3
@@ -46,7 +51,7 @@ class MatchedFID:
     n_standard: int
     method: str  # "as measured", "subset mean", "offset fit", "offset fit (extrapolated)"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -76,7 +81,9 @@ def size_curve() -> SizeCurve:
     return SizeCurve(np.array(doc["sizes"], float), np.array(doc["shape"], float), np.array(doc["error_sd"], float))
 
 
-def fit_fid_at_standard(features: np.ndarray, reference, fid: float, shape_at, seed: int = 0) -> float:
+def fit_fid_at_standard(
+    features: np.ndarray, reference: Reference, fid: float, shape_at: Callable[[int], float], seed: int = 0
+) -> float:
     """F of equation (4) from FIDs of the dataset's own random subsets (seeded)."""
     n = int(features.shape[0])
     rng = np.random.default_rng(seed)
@@ -93,7 +100,7 @@ def fit_fid_at_standard(features: np.ndarray, reference, fid: float, shape_at, s
 
 def size_matched_fid(
     features: np.ndarray,
-    reference,
+    reference: Reference,
     fid: float,
     seed: int = 0,
     n_standard: int = N_STANDARD,

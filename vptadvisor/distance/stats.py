@@ -8,8 +8,13 @@ covariance (Σxxᵀ − n μμᵀ)/(n − 1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from vptadvisor.distance.reference import Reference
 
 
 @dataclass
@@ -31,18 +36,20 @@ class FeatureStats:
         return FeatureStats(self.n + other.n, self.sum + other.sum, self.outer + other.outer)
 
     @property
-    def mu(self) -> np.ndarray:
-        return self.sum / self.n
+    def mu(self) -> npt.NDArray[np.float64]:
+        mu: npt.NDArray[np.float64] = self.sum / self.n
+        return mu
 
     @property
-    def sigma(self) -> np.ndarray:
+    def sigma(self) -> npt.NDArray[np.float64]:
         if self.n < 2:
             raise ValueError("need at least two feature vectors")
         mu = self.mu
-        return (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
+        sigma: npt.NDArray[np.float64] = (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
+        return sigma
 
 
-def fid_to_reference(reference, stats: FeatureStats, features: np.ndarray) -> float:
+def fid_to_reference(reference: Reference, stats: FeatureStats, features: np.ndarray) -> float:
     """FID of the dataset (its sums `stats`; `features` the same rows) against a reference.
 
     A reference that stores N ≤ d features is the sample side of equation (2) in frechet.py, exact
@@ -59,5 +66,8 @@ def fid_to_reference(reference, stats: FeatureStats, features: np.ndarray) -> fl
     if stats.n > d:
         if reference.features is not None:
             return frechet_distance_to_features(reference.features, stats.mu, stats.sigma)
-        return frechet_distance(reference.mu, reference.sigma, stats.mu, stats.sigma)
+        # a reference without features has statistics (load_reference refuses one with neither)
+        return frechet_distance(
+            cast(np.ndarray, reference.mu), cast(np.ndarray, reference.sigma), stats.mu, stats.sigma
+        )
     return reference.fid(features)

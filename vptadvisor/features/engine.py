@@ -296,7 +296,7 @@ def _openvino_runner(
     import openvino as ov
 
     core = ov.Core()
-    config = {
+    config: dict[str, str | int] = {
         "INFERENCE_PRECISION_HINT": "bf16" if choice.precision == "bf16" else "f32",  # f32 even on bf16 CPUs
         "PERFORMANCE_HINT": "LATENCY",
     }

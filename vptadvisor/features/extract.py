@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -176,7 +177,7 @@ class InceptionExtractor:
                 kind, _, reason = entry.bad_reason.partition("|")
                 bad[i] = (kind, reason)
             else:
-                feats[i], infos[i] = entry.features, entry.info
+                feats[i], infos[i] = entry.features, cast(ImageInfo, entry.info)  # a good entry has its info
             n_cached += 1
         todo = [i for i in order if i not in feats and i not in bad]
         done = n - len(todo)
@@ -207,8 +208,9 @@ class InceptionExtractor:
         from torch.utils.data import DataLoader
 
         run = self.runner()
-        loader = DataLoader(
-            _DecodeDataset([paths[i] for i in todo], self.preprocessing, self.max_pixels),
+        loader: DataLoader[Any] = DataLoader(
+            # DataLoader takes any map-style object (__getitem__, __len__); torch annotates it as Dataset
+            _DecodeDataset([paths[i] for i in todo], self.preprocessing, self.max_pixels),  # type: ignore[arg-type]
             batch_size=self.batch_size,
             num_workers=self.workers,
             collate_fn=_collate,

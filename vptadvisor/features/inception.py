@@ -8,6 +8,8 @@ download inside the constructor. `forward` runs the same blocks as ``pytorch_fid
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,12 +76,12 @@ class FIDInception(nn.Module):
                 f"{len(unexpected)} unexpected tensors); pass pytorch-fid's pt_inception-2015-12-05 weights."
             )
         self.stem = nn.Sequential(
-            net.Conv2d_1a_3x3,
-            net.Conv2d_2a_3x3,
-            net.Conv2d_2b_3x3,
+            cast(nn.Module, net.Conv2d_1a_3x3),
+            cast(nn.Module, net.Conv2d_2a_3x3),
+            cast(nn.Module, net.Conv2d_2b_3x3),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            net.Conv2d_3b_1x1,
-            net.Conv2d_4a_3x3,
+            cast(nn.Module, net.Conv2d_3b_1x1),
+            cast(nn.Module, net.Conv2d_4a_3x3),
             nn.MaxPool2d(kernel_size=3, stride=2),
         )
         self.mixed = nn.ModuleDict({name.lower(): getattr(net, name) for name in _MIXED})

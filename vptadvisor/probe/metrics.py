@@ -13,6 +13,7 @@ accuracy) live in tools/probe_suite/transfer_metrics.py (dev tooling, not the ru
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def loo_r2_ridge(gram: np.ndarray, y: np.ndarray, k: int, rel_lambdas=RIDGE_LAMB
     QtY = Q.T @ Yc
     scale = float(e.mean()) if e.mean() > 0 else 1.0
     null = float(np.sum(Yc**2)) * (n / (n - 1)) ** 2
-    best = None
+    best: tuple[float, float, np.ndarray] | None = None
     for rel in rel_lambdas:
         shrink = e / (e + rel * scale)
         fit = Q @ (shrink[:, None] * QtY)
@@ -79,7 +80,7 @@ def loo_r2_ridge(gram: np.ndarray, y: np.ndarray, k: int, rel_lambdas=RIDGE_LAMB
         press = float(np.sum(resid**2))
         if best is None or press < best[0] - 1e-12 * null:
             best = (press, rel, Yc - resid)
-    press, rel, loo = best
+    press, rel, loo = cast("tuple[float, float, np.ndarray]", best)
     b = balanced_accuracy(y, loo.argmax(axis=1), k)
     return RidgeLOO(r2=1.0 - press / null, bacc=b, kappa=kappa(b, k), lam=rel, loo_predictions=loo)
 
