@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import Any
 
 import typer
 
@@ -42,7 +43,7 @@ def _click_modules() -> list:
     return found
 
 
-def _classes(name: str) -> tuple[type, ...]:
+def _classes(name: str) -> tuple[type[Any], ...]:  # exception classes of typer / click (attributes vary)
     found = {getattr(typer, name, None)}
     for module in _click_modules():
         found.add(getattr(module.exceptions, name, None))

@@ -84,7 +84,7 @@ def render(result: PilotResult, console: Console) -> None:
             f"params {a.trainable_params:,} (paper formula {a.paper_params:,}: {a.paper_formula})"
         )
     for r in result.halving:
-        stops = ", ".join(f"{n} ({result.arms[n].stopped['reason']})" for n in r["stopped"] if result.arms[n].stopped)
+        stops = ", ".join(f"{n} ({st['reason']})" for n in r["stopped"] if (st := result.arms[n].stopped))
         console.print(
             f"arm halving round {r['round']} at {r['elapsed_seconds']:.0f}s: leader {r['leader']}; "
             f"stopped: {stops or 'none'}"

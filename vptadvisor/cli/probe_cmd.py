@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import cast
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from vptadvisor.cli import app
@@ -64,7 +65,7 @@ def _render(result, console: Console) -> None:
         ("kept: turn", "right"),
         ("kept: mirror", "right"),
     ):
-        table.add_column(col, justify=just)
+        table.add_column(col, justify=cast(JustifyMethod, just))
     for r in result.tasks:
         group = "held back" if r.held_back else ("variant" if r.variant else "designed")
         cells = [

@@ -11,10 +11,10 @@ import json
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Optional
+from typing import Optional, cast
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from vptadvisor.cli import app
@@ -109,7 +109,7 @@ def show(
     cols += [("images", "right")] + ([("FT", "right"), ("VPT", "right")] if wide else [])
     cols += [("VPT-FT", "right"), ("winner", "left"), ("FID", "right")] + ([("FID source", "left")] if wide else [])
     for col, just in cols:
-        t.add_column(col, justify=just, no_wrap=wide)
+        t.add_column(col, justify=cast(JustifyMethod, just), no_wrap=wide)
     for r in rows:
         style = "green" if r.winner == "vpt" else "red" if r.winner == "ft" else "yellow"
         task = r.task if wide or r.evidence == "fit" else f"{r.task} ({r.evidence})"

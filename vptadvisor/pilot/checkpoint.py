@@ -14,6 +14,7 @@ with ``torch.load(weights_only=True)``. The checkpoint directory is removed when
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ RESULT = "result.json"
 
 
 class RunDir:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path).expanduser().absolute()
         self.ckpt = self.path / "checkpoint"
 

@@ -134,7 +134,7 @@ def wise_ft(
         {
             "alpha": a,
             "val_accuracy": acc.get(a),
-            "ci": None if acc.get(a) is None else list(wilson_interval(round(acc[a] * n), n)),
+            "ci": None if (v := acc.get(a)) is None else list(wilson_interval(round(v * n), n)),
             "measured": "reused" if a in known else ("skipped: no time left" if acc.get(a) is None else "evaluated"),
         }
         for a in WISE_ALPHAS

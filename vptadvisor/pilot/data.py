@@ -16,6 +16,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -111,9 +112,9 @@ def make_split(
         raise MeasureError(f"{ds.root} has {len(classes)} class; the pilot needs at least 2 classes.")
     index = {c: i for i, c in enumerate(classes)}
     rng = np.random.default_rng(seed)
-    train = [(s.relpath, index[s.label]) for s in ds.train_samples()]
+    train = [(s.relpath, index[cast(str, s.label)]) for s in ds.train_samples()]
     if "val" in ds.splits:
-        val = [(s.relpath, index[s.label]) for s in ds.samples if s.split == "val"]
+        val = [(s.relpath, index[cast(str, s.label)]) for s in ds.samples if s.split == "val"]
         source = "dataset-val-split"
     else:
         per_class: dict[int, int] = defaultdict(int)
@@ -154,7 +155,7 @@ def decode_one(path: Path, size: int) -> np.ndarray:
     w, h = im.size
     scale = size / min(w, h)
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    im = im.resize((nw, nh), Image.BICUBIC, reducing_gap=3.0)
+    im = im.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
     left, top = (nw - size) // 2, (nh - size) // 2
     return np.array(im.crop((left, top, left + size, top + size)), dtype=np.uint8)
 

@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -195,7 +196,7 @@ class ArmEngine:
 
     def paper_params(self, model: PromptedViT) -> tuple[int, str]:
         """The trainable-parameter count from the arm's paper formula, and the formula."""
-        bb = self.ctx.backbone
+        bb: Any = self.ctx.backbone  # timm VisionTransformer
         d, depth, c = int(bb.embed_dim), len(bb.blocks), self.ctx.num_classes
         head = d * c + c
         s, length = self.spec, self.prompt_length

@@ -130,8 +130,8 @@ def finish(
             return opts.budget_seconds - spent - 2 * min(3.0 + 0.01 * opts.budget_seconds, 0.05 * opts.budget_seconds)
 
         comp["wise_ft"] = _wise(run, state, ctx, val_y, time_left)
-    preds = {n: states[n].best.preds for n in opts.arms if states[n].best is not None}
-    rank = ranking(arms, val_y, preds, opts.seed)  # type: ignore[arg-type]
+    preds = {n: best.preds for n in opts.arms if (best := states[n].best) is not None}
+    rank = ranking(arms, val_y, preds, opts.seed)
     notes: list[str] = []
     if prior is not None and prior.units_read_as == "points":
         notes.append("the rule's margin was read in accuracy points and converted to a fraction")

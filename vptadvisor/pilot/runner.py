@@ -72,7 +72,12 @@ def _install_signals() -> tuple[threading.Event, Callable[[], None]]:
 
     for s in previous:
         signal.signal(s, handler)
-    return flag, lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+    def restore() -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    return flag, restore
 
 
 def _load_images(

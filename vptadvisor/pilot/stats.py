@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,7 @@ def prior_from_verdict(verdict: Any, source: str = "rule") -> Prior:
     .margin_sd, .margin_interval, .interval_level) or the `verdict` mapping of
     `vptadvisor analyze --format json`. The rule's predictive distribution (a two-component
     mixture) enters as the Gaussian with its mean and sd."""
-    get = verdict.get if isinstance(verdict, dict) else (lambda k, d=None: getattr(verdict, k, d))
+    get: Callable[..., Any] = verdict.get if isinstance(verdict, dict) else (lambda k, d=None: getattr(verdict, k, d))
     try:
         choice = str(get("choice")).lower()
         p_vpt = float(get("p_vpt"))

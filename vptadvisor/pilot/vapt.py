@@ -31,6 +31,7 @@ first prompts are small; biases zero.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -82,13 +83,14 @@ class VAPTViT(PromptedViT):
         self, backbone: nn.Module, num_classes: int, *, length: int = 10, kernel: int = 3, rank: int = 16, seed: int = 0
     ):
         super().__init__(backbone, num_classes, prompt_length=0, seed=seed)
-        grid = tuple(int(g) for g in backbone.patch_embed.grid_size)
+        vit: Any = backbone  # a timm VisionTransformer; nn.Module types its attributes as Tensor | Module
+        grid = tuple(int(g) for g in vit.patch_embed.grid_size)
         self.grid = (grid[0], grid[1])
         n = self.grid[0] * self.grid[1]
         gen = torch.Generator().manual_seed(int(seed) + 1)
-        dim = int(backbone.embed_dim)
+        dim = int(vit.embed_dim)
         self.generators = nn.ModuleList(
-            [AdaptivePrompts(length, n, dim, kernel, rank, gen) for _ in range(len(backbone.blocks))]
+            [AdaptivePrompts(length, n, dim, kernel, rank, gen) for _ in range(len(vit.blocks))]
         )
         self.prompt_length, self.deep = int(length), True
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +55,10 @@ def prompt_init_bound(patch_size: tuple[int, int] | int, embed_dim: int, in_chan
 
 class PromptedViT(nn.Module):
     """A timm ViT with optional prompts (shallow or deep) and a new linear head on the class token."""
+
+    # registered with register_buffer / register_parameter: typed here for nn.Module's __getattr__
+    readout_scale: torch.Tensor
+    prompts: nn.Parameter | None
 
     def __init__(
         self,
@@ -77,11 +82,12 @@ class PromptedViT(nn.Module):
         self.deep = bool(deep) and self.prompt_length > 0
         self.prompt_dropout = float(prompt_dropout)
         self.train_backbone = bool(train_backbone)
-        embed_dim = int(backbone.embed_dim)
+        vit: Any = backbone  # a timm VisionTransformer; nn.Module types its attributes as Tensor | Module
+        embed_dim = int(vit.embed_dim)
         gen = torch.Generator().manual_seed(int(seed))
         if self.prompt_length:
-            n_sets = len(backbone.blocks) if self.deep else 1
-            bound = prompt_init_bound(backbone.patch_embed.patch_size, embed_dim)
+            n_sets = len(vit.blocks) if self.deep else 1
+            bound = prompt_init_bound(vit.patch_embed.patch_size, embed_dim)
             init = (torch.rand(n_sets, self.prompt_length, embed_dim, generator=gen) * 2 - 1) * bound
             self.prompts = nn.Parameter(init)
         else:
@@ -132,7 +138,7 @@ class PromptedViT(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """timm's own embedding path: patches, class/register tokens, position embedding, norm_pre."""
-        bb = self.backbone
+        bb: Any = self.backbone  # timm VisionTransformer
         x = bb.patch_embed(x)
         x = bb._pos_embed(x)
         x = bb.patch_drop(x)
@@ -140,7 +146,7 @@ class PromptedViT(nn.Module):
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """All output tokens (B, prefix + L + N, D) after the final norm."""
-        bb = self.backbone
+        bb: Any = self.backbone  # timm VisionTransformer
         x = self.embed(x)
         n_prefix = int(bb.num_prefix_tokens)
         length = self.prompt_length
@@ -156,11 +162,13 @@ class PromptedViT(nn.Module):
     def block_prompts(self, block: int, patches: torch.Tensor, batch: int) -> torch.Tensor:
         """(B, L, D) prompts inserted before `block`; `patches` are that block's input patch tokens
         (VAPT's prompts are functions of them; VPT's are not)."""
+        assert self.prompts is not None  # only called with prompt_length > 0
         return self._dropped(self.prompts[block if self.deep else 0], batch, block)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The class-token readout (B, D) that feeds the head."""
-        return self.backbone.fc_norm(self.tokens(x)[:, 0])
+        bb: Any = self.backbone  # timm VisionTransformer
+        return bb.fc_norm(self.tokens(x)[:, 0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x) / self.readout_scale)
