@@ -145,16 +145,16 @@ def _api_pilot(**kw):
 
 
 def test_no_import_cycles_and_no_private_imports_across_packages():
-    """tools/import_graph.py. Allowed until the branches merge: the cli registration cycle (cli/__init__
-    imports the command modules, which import `app` from it; fix: `app` in cli/app.py) and the probe
-    suite's import of synthetic._background (the probe suite moves to tools/)."""
+    """tools/import_graph.py: the package has no import cycle (imports under TYPE_CHECKING excepted)
+    and no module imports another package's private names."""
     proc = subprocess.run(
         [sys.executable, str(REPO / "tools" / "import_graph.py")], capture_output=True, text=True, timeout=120, cwd=REPO
     )
+    assert proc.returncode == 0, proc.stderr
     cycles = [line for line in proc.stdout.splitlines() if line.startswith("cycle:")]
     private = [line for line in proc.stdout.splitlines() if line.startswith("private:")]
-    assert all(line.startswith("cycle: vptadvisor.cli <-> vptadvisor.cli.") for line in cycles), cycles
-    assert all("probe.suite_images imports vptadvisor.synthetic._background" in line for line in private), private
+    assert "import edges" in proc.stdout
+    assert cycles == [] and private == [], cycles + private
 
 
 def test_figures_leave_the_matplotlib_backend_alone():

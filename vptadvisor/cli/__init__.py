@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from vptadvisor.cli.examples import example
+from vptadvisor.cli.app import app
 from vptadvisor.cli.guard import (
     INTERRUPTED_EXIT,
     TERMINATED_EXIT,
@@ -55,37 +55,6 @@ _USAGE = _classes("UsageError")
 _CLICK_ERROR = _classes("ClickException")
 _ABORT = _classes("Abort")
 _NO_ARGS_HELP = _classes("NoArgsIsHelpError")
-
-# Plain (click) help, not Rich: it wraps long descriptions at the terminal width instead of cutting
-# them off with "…", and prints text such as [tool.vptadvisor] as written (Rich markup ate it).
-app = typer.Typer(
-    name="vptadvisor",
-    help="Decide between Visual Prompt Tuning (VPT) and full fine-tuning (FT) for a pretrained ViT.\n\n"
-    "Exit codes: 0 ok, 1 a gate failed, 2 usage or configuration error, 3 could not measure "
-    "(or write) / internal error, 130 interrupted, 143 terminated.",
-    epilog=example("vptadvisor analyze ./my_dataset", "vptadvisor analyze --demo"),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        from vptadvisor.version import __version__
-
-        typer.echo(f"vptadvisor {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """The options before the command (--version); the help is the Typer's."""
 
 
 def _register() -> None:

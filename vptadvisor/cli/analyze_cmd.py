@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 from vptadvisor.errors import UsageError
 from vptadvisor.settings import AnalyzeSettings

@@ -7,8 +7,8 @@ import json
 
 import typer
 
-from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 
 PATTERN_TEXT = {  # the name patterns of rule/families.py, in words

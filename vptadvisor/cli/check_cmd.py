@@ -14,9 +14,9 @@ from typing import Any, Optional
 
 import typer
 
-from vptadvisor.cli import app
 from vptadvisor.cli import options as o
 from vptadvisor.cli.analyze_cmd import GATE_KEYS, check_outputs, emit
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 from vptadvisor.settings import AnalyzeSettings
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 
 config_app = typer.Typer(

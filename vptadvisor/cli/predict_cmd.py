@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from vptadvisor.cli import app
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 from vptadvisor.cli.options import OutputFormat, check_backbone_name
 from vptadvisor.errors import UsageError

@@ -20,8 +20,8 @@ import typer
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 from vptadvisor.errors import UsageError
 

@@ -9,8 +9,8 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from vptadvisor.cli import app
 from vptadvisor.cli import options as o
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 from vptadvisor.settings import ReferenceSettings
 

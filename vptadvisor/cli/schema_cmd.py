@@ -7,7 +7,7 @@ from enum import Enum
 
 import typer
 
-from vptadvisor.cli import app
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 
 

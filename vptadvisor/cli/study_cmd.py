@@ -17,7 +17,7 @@ import typer
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-from vptadvisor.cli import app
+from vptadvisor.cli.app import app
 from vptadvisor.cli.examples import example
 from vptadvisor.errors import GateFailed, UsageError
 
