@@ -119,7 +119,7 @@ def test_unknown_keys_are_usage_errors_naming_the_key(tmp_path, text, needle):
         ("gate:\n  min_confidence: 1.5\n", "gate.min_confidence must be a number between 0 and 1"),
         ("gate:\n  min_confidence: true\n", "gate.min_confidence must be a number"),
         ("gate:\n  expect: maybe\n", "gate.expect must be one of vpt, ft"),
-        ("pilot:\n  arms: [vpt-deep, lora]\n", "Unknown arm 'lora': choose from vpt-deep, vpt-shallow, ft"),
+        ("pilot:\n  arms: [vpt-deep, prefix]\n", "Unknown arm 'prefix': choose from vpt-deep, vpt-shallow, vapt"),
         ("pilot:\n  budget: soon\n", "pilot.budget must be a duration"),
         ("pilot:\n  backbone_kwargs: [1]\n", "pilot.backbone_kwargs must be a mapping"),
         ("analyze:\n  batch_size: big\n", "analyze.batch_size must be an integer"),

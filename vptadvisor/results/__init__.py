@@ -38,6 +38,7 @@ class ObjectiveResult(Block):
     declared: Optional[str] = None  # the --objective given, if any
     note: Optional[str] = None  # the same in words: what the probe saw, or why the default was used
     probe: Optional[dict[str, Any]] = None  # the probe's reading (signals, evidence), or {"error": why not}
+    prior_high: Optional[float] = None  # the prior P(high) the probe's P is a posterior under (docs/probe.md)
 
 
 class VerdictResult(Block):
