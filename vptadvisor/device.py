@@ -3,12 +3,13 @@
     resolve_device("auto")                 # -> "cuda", "mps" or "cpu" (a name)
     torch_device("auto", local_rank=1)     # -> torch.device, the process's GPU under torchrun
 
-features/extract.py and pilot/dist.py are to import these (after the branches merge) instead of
-their own copies.
+features/ (extraction) and pilot/ (training) both use these.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING, get_args
 
 from vptadvisor.errors import UsageError
@@ -20,11 +21,19 @@ if TYPE_CHECKING:
 DEVICES: tuple[str, ...] = get_args(Device)
 
 
+def _maybe_cuda() -> bool:
+    """Whether CUDA could be present, without importing torch on a machine that clearly has none."""
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version") or sys.platform == "win32"
+
+
 def resolve_device(device: str) -> str:
-    """A device name; an unknown or unavailable choice is a UsageError (case-insensitive)."""
+    """A device name; an unknown or unavailable choice is a UsageError (case-insensitive). Imports
+    torch only when a GPU could be there (a warm CPU-only analyze never loads it)."""
     device = (device or "auto").lower()
     if device not in DEVICES:
         raise UsageError(f"Unknown device {device!r}: choose one of {', '.join(DEVICES)}.")
+    if device == "cpu" or (device == "auto" and not _maybe_cuda() and sys.platform != "darwin"):
+        return "cpu"
     import torch
 
     if device == "cuda" and not torch.cuda.is_available():

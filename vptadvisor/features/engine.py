@@ -21,7 +21,6 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from vptadvisor.device import resolve_device
 from vptadvisor.errors import UsageError
 
 ENGINES = ("auto", "torch", "openvino", "onnxruntime")
 PRECISIONS = ("exact", "bf16")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 INPUT_SHAPE = (3, 299, 299)
 
 
@@ -56,34 +55,6 @@ class EngineChoice:
 
 def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
-
-
-def _maybe_cuda() -> bool:
-    """Whether CUDA could be present, without importing torch on a machine that clearly has none."""
-    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version") or sys.platform == "win32"
-
-
-def resolve_device(device: str) -> str:
-    """auto -> cuda, then mps, then cpu. Imports torch only when a GPU could be there."""
-    if device not in DEVICES:
-        raise UsageError(f"Unknown device {device!r}: choose one of {', '.join(DEVICES)}.")
-    if device == "cpu":
-        return "cpu"
-    if device == "auto" and not _maybe_cuda() and sys.platform != "darwin":
-        return "cpu"
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for but no CUDA GPU is available; use --device auto or cpu.")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("--device mps was asked for but MPS is not available; use --device auto or cpu.")
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def cpu_has_bf16() -> bool:

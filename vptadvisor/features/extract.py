@@ -24,12 +24,10 @@ from vptadvisor.errors import UsageError
 from vptadvisor.features import DEFAULT_BATCH_SIZE
 from vptadvisor.features.cache import FeatureCache, FileKey
 from vptadvisor.features.engine import (
-    DEVICES,
     EngineChoice,
     Runner,
     build_runner,
     choose_engine,
-    resolve_device,
 )
 from vptadvisor.features.inception_weights import (
     WeightsSource,
@@ -45,7 +43,7 @@ FEATURE_VERSION = 1  # bump when the extraction code changes its numbers
 CACHEABLE_BAD = ("empty", "not_an_image", "corrupt", "truncated", "too_large")
 
 Progress = Callable[[int, int], None]  # (done, total)
-__all__ = ["DEVICES", "Extraction", "InceptionExtractor", "make_extractor", "resolve_device"]
+__all__ = ["Extraction", "InceptionExtractor", "make_extractor"]
 
 # The spatial taps analyze records beside pool3 (the probe reads them; see docs/probe.md).
 DEFAULT_TAPS: tuple[Tap, ...] = ()

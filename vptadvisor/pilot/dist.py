@@ -14,7 +14,6 @@ import torch
 import torch.distributed as dist
 
 from vptadvisor.errors import UsageError
-from vptadvisor.features.extract import resolve_device as _resolve_name
 
 
 @dataclass
@@ -105,13 +104,3 @@ def setup(device: torch.device) -> Dist:
             raise UsageError(f"Cannot join the torchrun process group ({exc}); launch with torchrun.") from None
         started = True
     return Dist(rank=rank, world=world, local_rank=local_rank, started_here=started)
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto -> cuda if available, else mps, else cpu (case-insensitive); an unknown or unavailable
-    choice is a UsageError. CUDA: this process's GPU is local_rank modulo the visible GPUs."""
-    name = _resolve_name((name or "auto").lower())
-    if name == "cuda":
-        torch.cuda.set_device(local_rank % torch.cuda.device_count())
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device(name)

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from vptadvisor.backbone import DEFAULT_BACKBONE, create_backbone
+from vptadvisor.device import torch_device
 from vptadvisor.errors import MeasureError, UsageError, VptAdvisorError
 from vptadvisor.heap import release_freed_memory
 from vptadvisor.pilot import arm as arm_mod
@@ -33,7 +34,7 @@ from vptadvisor.pilot.data import (
     decode_images,
     make_split,
 )
-from vptadvisor.pilot.dist import Dist, resolve_device, setup
+from vptadvisor.pilot.dist import Dist, setup
 from vptadvisor.pilot.engine import Context, modifies_backbone
 from vptadvisor.pilot.halving import ROUND_FRACTIONS, compare_round
 from vptadvisor.pilot.memory import tune_allocator
@@ -191,7 +192,7 @@ def run_pilot(
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if opts.batch_size % world:
         raise UsageError(f"--batch-size {opts.batch_size} must be divisible by the {world} processes.")
-    dev = resolve_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+    dev = torch_device(device, int(os.environ.get("LOCAL_RANK", "0")))
     d = setup(dev)
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(d.world)))
     n_threads = threads or max(1, (os.cpu_count() or 1) // max(1, local_world))
